@@ -1,0 +1,3 @@
+"""Compliance reporting engine for AI agent deployments."""
+
+__version__ = "0.1.0"

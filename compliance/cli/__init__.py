@@ -1,0 +1,1 @@
+"""The `compliance` command: a thin layer that parses, calls the library and reports."""

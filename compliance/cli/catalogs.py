@@ -1,0 +1,142 @@
+"""`compliance catalogs`: the framework catalogs in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.errors import NotFound
+from compliance.store.catalog_store import framework_row
+from compliance.store.models import Catalog, Check, Control, Mapping
+
+
+@click.group()
+def catalogs() -> None:
+    """List and inspect the framework catalogs."""
+
+
+def catalog_summaries(session: Session) -> list[dict[str, Any]]:
+    mapped_ids = select(Mapping.control_id).distinct().scalar_subquery()
+    rows = session.execute(
+        select(
+            Catalog.key, Catalog.name, Catalog.version, Catalog.sha256, Catalog.origin, Catalog.file_name,
+            Catalog.source, func.count(Control.id),
+            func.sum(case((Control.assessable.is_(True), 1), else_=0)),
+            func.sum(case((Control.id.in_(mapped_ids), 1), else_=0)),
+        )
+        .join(Control, Control.catalog_id == Catalog.id)
+        .where(Catalog.kind == "framework", Catalog.is_current.is_(True))
+        .group_by(Catalog.id, Catalog.key, Catalog.name, Catalog.version, Catalog.sha256, Catalog.origin,
+                  Catalog.file_name, Catalog.source)
+        .order_by(Catalog.key)
+    ).tuples()
+    out = []
+    for key, name, version, sha, origin, file_name, source, total, assessable, mapped in rows:
+        src = source or {}
+        out.append(dict(
+            id=key, name=name, version=version,
+            controls=dict(total=int(total), assessable=int(assessable or 0), mapped=int(mapped or 0)),
+            coverage=round(int(mapped or 0) / int(assessable), 4) if assessable else None,
+            publisher=src.get("publisher"), license=src.get("license") or src.get("licence"),
+            url=src.get("url"), file=file_name, sha256=sha, origin=origin,
+        ))
+    return out
+
+
+@catalogs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+@handle_errors
+def list_(app: AppContext, as_json: bool) -> None:
+    """List the catalogs in force with their control counts and mapping coverage.
+
+    \b
+    Example:
+      compliance catalogs list --json
+    """
+    with app.session() as session:
+        rows = catalog_summaries(session)
+    if as_json:
+        echo_json(rows)
+        return
+    table = Table(title="Framework catalogs in force", title_justify="left")
+    for col in ("id", "version", "controls", "assessable", "mapped", "coverage", "origin", "name"):
+        numeric = col in ("controls", "assessable", "mapped", "coverage")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "name")
+    for r in rows:
+        c = r["controls"]
+        table.add_row(r["id"], r["version"], str(c["total"]), str(c["assessable"]), str(c["mapped"]),
+                      f"{r['coverage']:.0%}" if r["coverage"] is not None else "-", r["origin"], r["name"])
+    Console(width=max(Console().width, 120)).print(table)
+
+
+@catalogs.command()
+@click.argument("framework")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+@handle_errors
+def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> None:
+    """Show a catalog's source and controls, or one control with the checks mapped to it.
+
+    \b
+    Examples:
+      compliance catalogs show nist-csf-2.0
+      compliance catalogs show nist-csf-2.0 GV.OC-01
+      compliance catalogs show nist-ai-rmf-1.0 "GOVERN 1.1" --json
+    """
+    with app.session() as session:
+        cat = framework_row(session, framework)
+        q = select(Control).where(Control.catalog_id == cat.id).order_by(Control.position)
+        if ref is not None:
+            control = session.execute(q.where(Control.ref == ref)).scalar_one_or_none()
+            if control is None:
+                raise NotFound(f"unknown control {ref!r} in framework {framework}")
+            maps = session.execute(
+                select(Check.key, Check.title, Mapping.relationship, Mapping.rationale, Mapping.origin)
+                .join(Check, Check.id == Mapping.check_id)
+                .join(Catalog, Catalog.id == Check.catalog_id)
+                .where(Mapping.control_id == control.id, Catalog.is_current.is_(True))
+                .order_by(Check.position)
+            ).tuples().all()
+            data: dict[str, Any] = dict(
+                control=f"{framework}/{control.ref}", ref=control.ref, kind=control.kind,
+                parent=control.parent_ref, title=control.title, text=control.text,
+                assessable=control.assessable, detail=control.detail or {},
+                checks=[dict(check=k, title=t, relationship=r, rationale=why, origin=o) for k, t, r, why, o in maps],
+            )
+            if as_json:
+                echo_json(data)
+                return
+            click.echo(f"{data['control']}  ({control.kind})")
+            if control.title:
+                click.echo(control.title)
+            click.echo(control.text or "(no official text)")
+            click.echo("\nMapped checks:" if maps else "\nNo check maps to this control.")
+            for k, t, r, why, _o in maps:
+                click.echo(f"  {k} {t} [{r}]: {why}")
+            return
+        controls = session.execute(q).scalars().all()
+        data = dict(id=cat.key, name=cat.name, version=cat.version, sha256=cat.sha256, source=cat.source,
+                    controls=[dict(ref=c.ref, kind=c.kind, parent=c.parent_ref, title=c.title, text=c.text,
+                                   assessable=c.assessable) for c in controls])
+    if as_json:
+        echo_json(data)
+        return
+    src = cat.source or {}
+    click.echo(f"{cat.name} {cat.version}  [{cat.key}]")
+    click.echo(f"source:  {src.get('publisher')}, {src.get('title')} ({src.get('date')})")
+    click.echo(f"licence: {src.get('license') or src.get('licence')}")
+    click.echo(f"sha256:  {cat.sha256}\n")
+    depth: dict[str, int] = {}
+    for c in controls:
+        d = depth.get(c.parent_ref, -1) + 1 if c.parent_ref else 0
+        depth[c.ref] = d
+        label = c.title or (c.text or "")[:90]
+        click.echo(f"{'  ' * d}{c.ref}  {label}")

@@ -1,0 +1,108 @@
+"""`compliance import` and `compliance assessment`: getting assessments in, and sealing them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.errors import Conflict
+from compliance.importer.core import import_paths
+from compliance.store import audit, queries
+from compliance.store.models import Assessment, Result
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_app
+@handle_errors
+def import_(app: AppContext, paths: tuple[Path, ...]) -> None:
+    """Import assessment files (YAML or JSON) and folders of them, all or nothing.
+
+    Every file is validated first; if any is bad, each problem is printed with its file and
+    place and nothing is written. Re-importing an unchanged file changes nothing.
+
+    \b
+    Example:
+      compliance import examples/
+      compliance import assessments/payments-q4.yaml
+    """
+    store = app.evidence_store()
+    with app.session() as session:
+        report = import_paths(session, store, list(paths))
+    for label in report.imported:
+        click.echo(f"imported   {label}")
+    for label in report.replaced:
+        click.echo(f"replaced   {label} (draft updated)")
+    for label in report.unchanged:
+        click.echo(f"unchanged  {label}")
+    for label in report.skipped:
+        click.echo(f"skipped    {label} (not an assessment document)")
+    click.echo(
+        f"{len(report.imported)} imported, {len(report.replaced)} replaced, "
+        f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
+    )
+
+
+@click.group()
+def assessment() -> None:
+    """List and finalize assessments."""
+
+
+@assessment.command("finalize")
+@click.argument("deployment")
+@click.argument("assessment_id")
+@pass_app
+@handle_errors
+def finalize(app: AppContext, deployment: str, assessment_id: str) -> None:
+    """Seal an assessment: after this it cannot be changed by a re-import.
+
+    \b
+    Example:
+      compliance assessment finalize payments-recon-agent 2026-Q4
+    """
+    with app.session() as session:
+        dep = queries.deployment(session, deployment)
+        a = queries.assessment(session, dep, assessment_id)
+        if a.state == "final":
+            raise Conflict(f"assessment {assessment_id} of {deployment} is already finalized")
+        a.state = "final"
+        a.finalized_at = datetime.now(UTC)
+        a.finalized_by = audit.actor()
+        audit.record(session, "assessment.finalize", f"{deployment}/{assessment_id}", {"fingerprint": a.fingerprint})
+    click.echo(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
+
+
+@assessment.command("list")
+@click.argument("deployment")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+@handle_errors
+def list_(app: AppContext, deployment: str, as_json: bool) -> None:
+    """List a deployment's assessments, newest first.
+
+    \b
+    Example:
+      compliance assessment list support-chat-agent
+    """
+    from sqlalchemy import func
+
+    with app.session() as session:
+        dep = queries.deployment(session, deployment)
+        rows = session.execute(
+            select(Assessment.key, Assessment.assessed_on, Assessment.assessor, Assessment.state,
+                   func.count(Result.id))
+            .outerjoin(Result, Result.assessment_id == Assessment.id)
+            .where(Assessment.deployment_id == dep.id)
+            .group_by(Assessment.id, Assessment.key, Assessment.assessed_on, Assessment.assessor, Assessment.state)
+            .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        ).tuples().all()
+    data = [dict(assessment=k, date=d.isoformat(), assessor=who, state=s, results=n) for k, d, who, s, n in rows]
+    if as_json:
+        echo_json(data)
+        return
+    for r in data:
+        click.echo(f"{r['assessment']:<16} {r['date']}  {r['state']:<6} {r['results']:>3} results  {r['assessor']}")

@@ -1,0 +1,1 @@
+"""Importing assessment files: validate everything first, then write it in one transaction."""

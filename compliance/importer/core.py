@@ -1,0 +1,382 @@
+"""Import assessment files. Everything is validated before anything is written, and one call is
+one transaction: a single bad file means nothing from any file is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from compliance.documents import parse_document
+from compliance.errors import ComplianceError, InvalidInput, Problem
+from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest
+from compliance.importer.schema import AssessmentDoc
+from compliance.store import audit
+from compliance.store.catalog_store import current_catalog_ids
+from compliance.store.models import (
+    Assessment,
+    AssessmentCatalog,
+    Catalog,
+    Check,
+    Control,
+    Deployment,
+    Evidence,
+    Result,
+    RiskAcceptance,
+    SafetyScore,
+)
+from compliance.validation import validate
+
+SUFFIXES = {".yaml", ".yml", ".json"}
+MAX_FILES = 100_000
+
+
+@dataclass
+class PreparedEvidence:
+    kind: str
+    file_name: str | None
+    path: Path | None
+    digest: FileDigest | None
+    url: str | None
+    description: str | None
+
+
+@dataclass
+class Prepared:
+    label: str
+    doc: AssessmentDoc
+    fingerprint: str
+    evidence: list[list[PreparedEvidence]]
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    evidence_files: int = 0
+
+
+def collect(paths: Sequence[Path]) -> tuple[list[Path], list[str], list[Problem]]:
+    """Expand folders into candidate files (sorted); `evidence` folders and dot-entries are skipped."""
+    files: list[Path] = []
+    skipped: list[str] = []
+    problems: list[Problem] = []
+    for p in paths:
+        if p.is_dir():
+            for candidate in sorted(p.rglob("*")):
+                rel = candidate.relative_to(p).parts
+                if any(part.startswith(".") or part == "evidence" for part in rel[:-1]):
+                    continue
+                if candidate.name.startswith("."):
+                    continue
+                if candidate.is_file() and candidate.suffix.lower() in SUFFIXES:
+                    files.append(candidate)
+        elif p.exists():
+            files.append(p)
+        else:
+            problems.append(Problem(str(p), "", "no such file or folder"))
+        if len(files) > MAX_FILES:
+            problems.append(Problem(str(p), "", f"more than {MAX_FILES} files in one import"))
+            break
+    return files, skipped, problems
+
+
+class _References:
+    """Lookups of the current checks and assessable controls, loaded once per import."""
+
+    def __init__(self, session: Session) -> None:
+        ids = current_catalog_ids(session)
+        self.catalog_ids = ids
+        self.checks: dict[str, int] = dict(
+            session.execute(
+                select(Check.key, Check.id).join(Catalog, Catalog.id == Check.catalog_id).where(Catalog.id.in_(ids))
+            ).tuples().all()
+        )
+        self.frameworks: set[str] = set(
+            session.execute(select(Catalog.key).where(Catalog.id.in_(ids), Catalog.kind == "framework")).scalars()
+        )
+        self.controls: dict[str, tuple[int, bool]] = {
+            f"{key}/{ref}": (pk, assessable)
+            for key, ref, pk, assessable in session.execute(
+                select(Catalog.key, Control.ref, Control.id, Control.assessable)
+                .join(Catalog, Catalog.id == Control.catalog_id)
+                .where(Catalog.id.in_(ids))
+            ).tuples()
+        }
+
+    def control_problem(self, ref: str) -> str | None:
+        framework, _, local = ref.partition("/")
+        if framework not in self.frameworks:
+            return f"unknown framework {framework!r} (known: {', '.join(sorted(self.frameworks))})"
+        found = self.controls.get(ref)
+        if found is None:
+            return f"unknown control {local!r} in framework {framework}"
+        if not found[1]:
+            return f"{ref} is a grouping, not an assessable control"
+        return None
+
+
+def _inside(base: Path, name: str) -> Path | str:
+    """Resolve an evidence path relative to `base`, or say why it is refused."""
+    if "\x00" in name:
+        return "evidence path contains a NUL character"
+    raw = Path(name)
+    if raw.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return f"evidence path {name!r} is absolute; give it relative to the assessment file"
+    candidate = base / raw
+    try:
+        resolved = candidate.resolve(strict=True)
+    except FileNotFoundError:
+        return f"evidence file {name!r} does not exist (looked in {base})"
+    except (OSError, RuntimeError) as exc:
+        return f"evidence file {name!r} cannot be resolved: {exc}"
+    root = base.resolve()
+    if not resolved.is_relative_to(root):
+        lexical = Path(os.path.normpath(root / raw))
+        if lexical.is_relative_to(root):
+            return f"evidence file {name!r} is reached through a link that leaves the assessment file's folder"
+        return f"evidence file {name!r} is outside the assessment file's folder"
+    if not resolved.is_file():
+        return f"evidence path {name!r} is not a regular file"
+    return resolved
+
+
+def _prepare_evidence(doc: AssessmentDoc, base: Path, label: str, problems: list[Problem]) -> list[list[PreparedEvidence]]:
+    out: list[list[PreparedEvidence]] = []
+    for i, result in enumerate(doc.assessment.results):
+        items: list[PreparedEvidence] = []
+        for j, ev in enumerate(result.evidence):
+            loc = f"assessment.results[{i}].evidence[{j}]"
+            if ev.url is not None:
+                items.append(PreparedEvidence("url", None, None, None, ev.url, ev.description))
+                continue
+            assert ev.file is not None
+            where = _inside(base, ev.file)
+            if isinstance(where, str):
+                problems.append(Problem(label, f"{loc}.file", where))
+                continue
+            try:
+                d = digest(where, MAX_EVIDENCE_BYTES)
+            except ComplianceError:
+                problems.append(Problem(label, f"{loc}.file", f"evidence file is larger than {MAX_EVIDENCE_BYTES} bytes"))
+                continue
+            except OSError as exc:
+                problems.append(Problem(label, f"{loc}.file", f"evidence file cannot be read: {exc.strerror}"))
+                continue
+            items.append(PreparedEvidence("file", ev.file, where, d, None, ev.description))
+        out.append(items)
+    return out
+
+
+def _fingerprint(doc: AssessmentDoc, evidence: list[list[PreparedEvidence]]) -> str:
+    body = {
+        "doc": doc.model_dump(mode="json"),
+        "evidence": [[e.digest.sha256 if e.digest else e.url for e in items] for items in evidence],
+    }
+    return hashlib.sha256(audit.canonical(body).encode("utf-8")).hexdigest()
+
+
+def _check_references(doc: AssessmentDoc, refs: _References, label: str) -> Iterable[Problem]:
+    for i, r in enumerate(doc.assessment.results):
+        if r.check is not None and r.check not in refs.checks:
+            yield Problem(label, f"assessment.results[{i}].check", f"unknown check {r.check!r}")
+        if r.control is not None:
+            msg = refs.control_problem(r.control)
+            if msg:
+                yield Problem(label, f"assessment.results[{i}].control", msg)
+    for i, a in enumerate(doc.assessment.acceptances):
+        if a.check not in refs.checks:
+            yield Problem(label, f"assessment.acceptances[{i}].check", f"unknown check {a.check!r}")
+
+
+def prepare(session: Session, paths: Sequence[Path], refs: _References) -> tuple[list[Prepared], list[str]]:
+    """Read and validate every file; raise InvalidInput with every problem, or return the batch."""
+    files, skipped, problems = collect(paths)
+    prepared: list[Prepared] = []
+    seen: dict[tuple[str, str], str] = {}
+    explicit = {p.resolve() for p in paths if p.is_file()}
+    for path in files:
+        label = str(path)
+        try:
+            value = parse_document(path.read_bytes(), label)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            continue
+        except OSError as exc:
+            problems.append(Problem(label, "", f"cannot be read: {exc.strerror}"))
+            continue
+        if path.resolve() not in explicit and not (
+            isinstance(value, dict) and ("deployment" in value or "assessment" in value)
+        ):
+            skipped.append(label)  # some other document found while walking a folder
+            continue
+        try:
+            doc = validate(AssessmentDoc, value, label)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            continue
+        file_problems = list(_check_references(doc, refs, label))
+        evidence = _prepare_evidence(doc, path.parent, label, file_problems)
+        problems.extend(file_problems)
+        if file_problems:
+            continue
+        key = (doc.deployment.id, doc.assessment.id)
+        if key in seen:
+            problems.append(
+                Problem(label, "assessment.id", f"assessment {key[1]} of deployment {key[0]} is also in {seen[key]}")
+            )
+            continue
+        seen[key] = label
+        prepared.append(Prepared(label, doc, _fingerprint(doc, evidence), evidence))
+    problems.extend(_finalized_conflicts(session, prepared))
+    if problems:
+        raise InvalidInput(problems)
+    if not prepared:
+        raise InvalidInput([Problem(", ".join(str(p) for p in paths), "", "no assessment files found")])
+    return prepared, skipped
+
+
+def _finalized_conflicts(session: Session, batch: list[Prepared]) -> Iterable[Problem]:
+    if not batch:
+        return
+    existing = {
+        (dkey, akey): (state, fp)
+        for dkey, akey, state, fp in session.execute(
+            select(Deployment.key, Assessment.key, Assessment.state, Assessment.fingerprint)
+            .join(Deployment, Deployment.id == Assessment.deployment_id)
+            .where(Deployment.key.in_({p.doc.deployment.id for p in batch}))
+        ).tuples()
+    }
+    for p in batch:
+        found = existing.get((p.doc.deployment.id, p.doc.assessment.id))
+        if found and found[0] == "final" and found[1] != p.fingerprint:
+            yield Problem(
+                p.label,
+                "assessment.id",
+                f"assessment {p.doc.assessment.id} of deployment {p.doc.deployment.id} is finalized "
+                "and cannot be changed; record a new assessment id instead",
+            )
+
+
+def _profile_columns(doc: AssessmentDoc) -> dict[str, Any]:
+    d = doc.deployment
+    return dict(
+        model_name=d.model.name,
+        model_version=d.model.version,
+        workload_identity=d.identity.workload_identity if d.identity else None,
+        credentials=d.identity.credentials if d.identity else None,
+        tools=None if d.tools is None else [t.model_dump() for t in d.tools],
+        data_classes=None if d.data is None else list(d.data),
+        authority=list(d.authority),
+        autonomy=d.autonomy,
+        customer_facing=d.customer_facing,
+        audit_logging=d.audit.logging if d.audit else None,
+        profile=d.model_dump(mode="json", exclude_none=False),
+    )
+
+
+def _delete_children(session: Session, assessment_id: int) -> None:
+    result_ids = select(Result.id).where(Result.assessment_id == assessment_id).scalar_subquery()
+    session.execute(delete(Evidence).where(Evidence.result_id.in_(result_ids)))
+    for model in (Result, RiskAcceptance, SafetyScore, AssessmentCatalog):
+        session.execute(delete(model).where(model.assessment_id == assessment_id))  # type: ignore[attr-defined]
+
+
+def _write_one(session: Session, store: EvidenceStore, p: Prepared, refs: _References, now: datetime, report: ImportReport) -> None:
+    d, a = p.doc.deployment, p.doc.assessment
+    dep = session.execute(select(Deployment).where(Deployment.key == d.id)).scalar_one_or_none()
+    if dep is None:
+        dep = Deployment(key=d.id, name=d.name, owner=d.owner, environment=d.environment,
+                         business_process=d.business_process, created_at=now, updated_at=now)
+        session.add(dep)
+        session.flush()
+    existing = session.execute(
+        select(Assessment).where(Assessment.deployment_id == dep.id, Assessment.key == a.id)
+    ).scalar_one_or_none()
+    if existing is not None and existing.fingerprint == p.fingerprint:
+        report.unchanged.append(p.label)
+        return
+    latest = session.execute(
+        select(Assessment.assessed_on).where(Assessment.deployment_id == dep.id, Assessment.key != a.id)
+        .order_by(Assessment.assessed_on.desc()).limit(1)
+    ).scalar_one_or_none()
+    if latest is None or a.date >= latest:
+        # The deployment record follows its most recent assessment.
+        dep.name, dep.owner, dep.environment, dep.business_process = d.name, d.owner, d.environment, d.business_process
+        dep.updated_at = now
+    columns = dict(assessed_on=a.date, assessor=a.assessor, source_name=p.label,
+                   fingerprint=p.fingerprint, imported_at=now, **_profile_columns(p.doc))
+    if existing is not None:
+        if existing.state == "final":  # guarded in prepare(); kept here so the library never alters one
+            raise ComplianceError(f"assessment {a.id} of deployment {d.id} is finalized")
+        _delete_children(session, existing.id)
+        for k, v in columns.items():
+            setattr(existing, k, v)
+        assessment = existing
+        report.replaced.append(p.label)
+    else:
+        assessment = Assessment(deployment_id=dep.id, key=a.id, state="draft", **columns)
+        session.add(assessment)
+        report.imported.append(p.label)
+    session.flush()
+    aid = assessment.id
+    session.execute(insert(AssessmentCatalog), [dict(assessment_id=aid, catalog_id=c) for c in refs.catalog_ids])
+    if d.model.safety_scores:
+        session.execute(insert(SafetyScore), [
+            dict(assessment_id=aid, benchmark=s.benchmark, version=s.version, score=s.score)
+            for s in d.model.safety_scores
+        ])
+    if a.results:
+        rows = [
+            dict(assessment_id=aid, check_id=refs.checks[r.check] if r.check else None,
+                 control_id=refs.controls[r.control][0] if r.control else None,
+                 status=r.status, notes=r.notes, position=i)
+            for i, r in enumerate(a.results)
+        ]
+        result_ids = list(session.execute(
+            insert(Result).returning(Result.id, sort_by_parameter_order=True), rows
+        ).scalars())
+        ev_rows = []
+        for rid, items in zip(result_ids, p.evidence, strict=True):
+            for pos, e in enumerate(items):
+                if e.digest is not None and e.path is not None:
+                    store.put(e.path, e.digest)
+                    report.evidence_files += 1
+                ev_rows.append(dict(
+                    result_id=rid, position=pos, kind=e.kind, file_name=e.file_name,
+                    sha256=e.digest.sha256 if e.digest else None, size=e.digest.size if e.digest else None,
+                    media_type=e.digest.media_type if e.digest else None, url=e.url,
+                    description=e.description, collected_at=now,
+                ))
+        if ev_rows:
+            session.execute(insert(Evidence), ev_rows)
+    if a.acceptances:
+        session.execute(insert(RiskAcceptance), [
+            dict(assessment_id=aid, check_id=refs.checks[x.check], approved_by=x.approved_by,
+                 justification=x.justification, expires=x.expires, position=i)
+            for i, x in enumerate(a.acceptances)
+        ])
+    audit.record(session, "assessment.import", f"{d.id}/{a.id}", {
+        "file": p.label, "fingerprint": p.fingerprint, "results": len(a.results),
+        "replaced": existing is not None,
+    })
+
+
+def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
+    """Validate every file under `paths`, then write them all in the caller's transaction."""
+    refs = _References(session)
+    prepared, skipped = prepare(session, paths, refs)
+    report = ImportReport(skipped=skipped)
+    now = datetime.now(UTC)
+    for p in prepared:
+        _write_one(session, store, p, refs, now, report)
+    return report

@@ -1,0 +1,1 @@
+"""The SQL store: models, engine and session setup, and the queries that roll results up."""

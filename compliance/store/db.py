@@ -1,0 +1,101 @@
+"""Engine and session setup, and schema upgrades through Alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from compliance.errors import ComplianceError
+from compliance.resources import migrations_dir
+
+DEFAULT_URL = "sqlite:///compliance.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The --db URL, else $COMPLIANCE_DB_URL, else compliance.db in the working directory."""
+    url = explicit or os.environ.get("COMPLIANCE_DB_URL") or DEFAULT_URL
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # Use psycopg 3, the driver this project installs.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for `url`, with the SQLite settings this store relies on."""
+    resolved = database_url(url)
+    try:
+        parsed = make_url(resolved)
+    except Exception as exc:
+        raise ComplianceError(f"invalid database URL {resolved!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(resolved, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(resolved, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with session_factory(engine)() as session, session.begin():
+        yield session
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (default: the newest)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is missing or out of date."""
+    current, head = current_revision(engine), head_revision(engine)
+    if current != head:
+        state = "has no schema" if current is None else f"is at revision {current}, not {head}"
+        raise ComplianceError(
+            f"the database {engine.url.render_as_string(hide_password=True)} {state}; "
+            "run `compliance db upgrade` first"
+        )

@@ -1,0 +1,80 @@
+"""Lookups shared by the commands: deployments, their assessments and what was recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance.errors import NotFound
+from compliance.gate import Acceptance, Profile, Score, Tool
+from compliance.store.models import Assessment, Check, Deployment, Result, RiskAcceptance, SafetyScore
+
+
+def deployment(session: Session, key: str) -> Deployment:
+    dep = session.execute(select(Deployment).where(Deployment.key == key)).scalar_one_or_none()
+    if dep is None:
+        raise NotFound(f"unknown deployment {key!r}")
+    return dep
+
+
+def assessment(session: Session, dep: Deployment, key: str | None = None) -> Assessment:
+    """The named assessment, or the latest (by date, then by import order)."""
+    q = select(Assessment).where(Assessment.deployment_id == dep.id)
+    if key is not None:
+        found = session.execute(q.where(Assessment.key == key)).scalar_one_or_none()
+        if found is None:
+            raise NotFound(f"deployment {dep.key} has no assessment {key!r}")
+        return found
+    latest = session.execute(q.order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)).scalar_one_or_none()
+    if latest is None:
+        raise NotFound(f"deployment {dep.key} has no assessment")
+    return latest
+
+
+def profile_of(a: Assessment) -> Profile:
+    return Profile(
+        tools=None if a.tools is None else tuple(Tool(t["name"], t["access"]) for t in a.tools),
+        data=None if a.data_classes is None else tuple(a.data_classes),
+        authority=tuple(a.authority or ()),
+        autonomy=a.autonomy,
+        customer_facing=bool(a.customer_facing),
+        audit_logging=a.audit_logging,
+    )
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    profile: Profile
+    results: dict[str, str]
+    acceptances: list[Acceptance]
+    scores: list[Score]
+
+
+def gate_inputs(session: Session, a: Assessment) -> GateInputs:
+    results = dict(session.execute(
+        select(Check.key, Result.status).join(Check, Check.id == Result.check_id).where(Result.assessment_id == a.id)
+    ).tuples().all())
+    acceptances = [
+        Acceptance(key, by, why, exp)
+        for key, by, why, exp in session.execute(
+            select(Check.key, RiskAcceptance.approved_by, RiskAcceptance.justification, RiskAcceptance.expires)
+            .join(Check, Check.id == RiskAcceptance.check_id)
+            .where(RiskAcceptance.assessment_id == a.id)
+            .order_by(RiskAcceptance.position)
+        ).tuples()
+    ]
+    scores = [
+        Score(b, v, s)
+        for b, v, s in session.execute(
+            select(SafetyScore.benchmark, SafetyScore.version, SafetyScore.score)
+            .where(SafetyScore.assessment_id == a.id).order_by(SafetyScore.id)
+        ).tuples()
+    ]
+    return GateInputs(profile_of(a), results, acceptances, scores)
+
+
+def as_of_default(a: Assessment, as_of: date | None) -> date:
+    return as_of or a.assessed_on
