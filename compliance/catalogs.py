@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
-from compliance.documents import read_document
 from compliance.errors import InvalidInput, Problem
 from compliance.resources import mappings_dir
 from compliance.validation import StrictModel, validate
@@ -51,7 +50,7 @@ class ControlEntry(StrictModel):
     parent: Ref | None = None
     title: str | None = None
     text: str | None = None
-    assessable: bool
+    assessable: StrictBool
     # Optional official detail kept with some catalogs.
     implementation_examples: list[str] | None = None
     risk_scope_tags: list[str] | None = None
@@ -223,7 +222,9 @@ def _data_files(folder: Path, origin: str, base: Path | None) -> list[DataFile]:
     if not folder.is_dir():
         raise InvalidInput([Problem(str(folder), "", "catalog folder does not exist")])
     files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in {".yaml", ".yml", ".json"}
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in {".yaml", ".yml", ".json"}
     )
     out = []
     for p in files:
@@ -241,7 +242,13 @@ def _parse(file: DataFile) -> tuple[str, Any]:
     value = parse_document(file.raw, file.label)
     if not isinstance(value, dict):
         raise InvalidInput(
-            [Problem(file.label, "", f"expected a mapping at the top level, got {type(value).__name__}")]
+            [
+                Problem(
+                    file.label,
+                    "",
+                    f"expected a mapping at the top level, got {type(value).__name__}",
+                )
+            ]
         )
     schema = value.get("schema")
     known = (CATALOG_SCHEMA, CHECKS_SCHEMA, MAPPINGS_SCHEMA, POLICY_SCHEMA)
@@ -281,14 +288,22 @@ def validate_files(files: Sequence[DataFile]) -> CatalogSet:
                 if cat.id in result.catalogs:
                     other = result.catalogs[cat.id].file.label
                     problems.append(
-                        Problem(f.label, "framework.id", f"framework {cat.id!r} is already defined in {other}")
+                        Problem(
+                            f.label,
+                            "framework.id",
+                            f"framework {cat.id!r} is already defined in {other}",
+                        )
                     )
                 else:
                     result.catalogs[cat.id] = cat
             elif schema == CHECKS_SCHEMA:
                 if result.checks is not None:
                     problems.append(
-                        Problem(f.label, "schema", f"a checks file is already defined in {result.checks.file.label}")
+                        Problem(
+                            f.label,
+                            "schema",
+                            f"a checks file is already defined in {result.checks.file.label}",
+                        )
                     )
                 else:
                     result.checks = Checks(f, validate(ChecksFile, value, f.label))
@@ -336,12 +351,16 @@ def _cross_check(cs: CatalogSet) -> Iterable[Problem]:
         pairs: set[tuple[str, str]] = set()
         for j, entry in enumerate(om.doc.mappings):
             if entry.check not in check_ids:
-                yield Problem(om.file.label, f"mappings[{j}].check", f"unknown check {entry.check!r}")
+                yield Problem(
+                    om.file.label, f"mappings[{j}].check", f"unknown check {entry.check!r}"
+                )
             msg = _control_problem(cs, entry.control)
             if msg:
                 yield Problem(om.file.label, f"mappings[{j}].control", msg)
             if (entry.check, entry.control) in pairs:
                 yield Problem(
-                    om.file.label, f"mappings[{j}]", f"{entry.check} -> {entry.control} is mapped twice"
+                    om.file.label,
+                    f"mappings[{j}]",
+                    f"{entry.check} -> {entry.control} is mapped twice",
                 )
             pairs.add((entry.check, entry.control))

@@ -33,7 +33,9 @@ def digest(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> FileDigest:
         while chunk := fh.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise ComplianceError(f"{path}: evidence file is larger than the limit of {limit} bytes")
+                raise ComplianceError(
+                    f"{path}: evidence file is larger than the limit of {limit} bytes"
+                )
             h.update(chunk)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileDigest(h.hexdigest(), size, media_type)
@@ -79,7 +81,9 @@ class EvidenceStore:
                 out.flush()
                 os.fsync(out.fileno())
             if h.hexdigest() != expected.sha256:
-                raise ComplianceError(f"{source}: evidence file changed while it was being imported")
+                raise ComplianceError(
+                    f"{source}: evidence file changed while it was being imported"
+                )
             os.chmod(tmp_name, 0o444)
             os.replace(tmp_name, target)
         except BaseException:

@@ -91,7 +91,11 @@ def explain(cond: Condition, p: Profile) -> list[str]:
     if cond.authority_nonempty is not None:
         has = bool(p.authority)
         if has == cond.authority_nonempty:
-            return [f"acts on a person's behalf ({_quoted(p.authority)})" if has else "no delegated authority"]
+            return [
+                f"acts on a person's behalf ({_quoted(p.authority)})"
+                if has
+                else "no delegated authority"
+            ]
         return []
     if cond.tool_access_any is not None:
         hit_tools = [t for t in tools if t.access in cond.tool_access_any]
@@ -180,7 +184,9 @@ def decide(
         ScoreVerdict(s.benchmark, s.version, s.score, minimum, s.score < minimum) for s in scores
     )
     if not scores:
-        blockers.append(Finding(None, f"no safety score is recorded; {tier} tier needs at least {minimum:.2f}"))
+        blockers.append(
+            Finding(None, f"no safety score is recorded; {tier} tier needs at least {minimum:.2f}")
+        )
     for v in verdicts:
         if v.below_minimum:
             blockers.append(

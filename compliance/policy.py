@@ -16,6 +16,7 @@ Access = Literal["read", "write", "execute", "admin"]
 DataClass = Literal["public", "internal", "confidential", "regulated"]
 Autonomy = Literal["human_in_loop", "human_on_loop", "autonomous"]
 Scope = Literal["tools", "data", "audit"]
+_ALL_SCOPES: tuple[Scope, ...] = ("tools", "data", "audit")
 
 
 class Condition(StrictModel):
@@ -63,7 +64,7 @@ class Policy(StrictModel):
     date: str | None = None
     tiers: list[Tier] = Field(min_length=1)
     additional_requirements: list[Requirement] = Field(default_factory=list)
-    must_define: list[Scope] = Field(default_factory=lambda: ["tools", "data", "audit"])
+    must_define: list[Scope] = Field(default_factory=lambda: list(_ALL_SCOPES))
 
     @model_validator(mode="after")
     def _tiers(self) -> Policy:

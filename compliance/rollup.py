@@ -11,7 +11,12 @@ from collections.abc import Iterable
 CONTROL_STATUSES = ("met", "partial", "gap", "not_assessed", "not_applicable", "unmapped")
 RESULT_STATUSES = ("pass", "fail", "partial", "not_applicable")
 # What a direct result on a control means for that control's status.
-DIRECT_STATUS = {"pass": "met", "fail": "gap", "partial": "partial", "not_applicable": "not_applicable"}
+DIRECT_STATUS = {
+    "pass": "met",
+    "fail": "gap",
+    "partial": "partial",
+    "not_applicable": "not_applicable",
+}
 SCORE = {"met": 1.0, "partial": 0.5}
 
 

@@ -37,7 +37,12 @@ def describe_error(err: Any) -> str:
         expected = ctx.get("expected", "")
         options = expected.replace("'", "").replace(" or ", ", ")
         return f"expected one of {options}, got {_show(got)}"
-    if kind in {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}:
+    if kind in {
+        "date_from_datetime_parsing",
+        "date_parsing",
+        "date_type",
+        "date_from_datetime_inexact",
+    }:
         return f"expected a date as YYYY-MM-DD, got {_show(got)}"
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         return f"{err['msg'].lower()}, got {_show(got)}"

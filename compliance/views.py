@@ -23,47 +23,79 @@ def catalog_versions(session: Session, a: Assessment) -> list[dict[str, Any]]:
         .join(AssessmentCatalog, AssessmentCatalog.catalog_id == Catalog.id)
         .where(AssessmentCatalog.assessment_id == a.id)
         .order_by(Catalog.kind, Catalog.key)
-    ).tuples()
+    )
     return [dict(kind=k, id=key, version=v, sha256=sha) for k, key, v, sha in rows]
 
 
-def gaps(session: Session, dep: Deployment, a: Assessment, framework: str | None = None) -> dict[str, Any]:
+def gaps(
+    session: Session, dep: Deployment, a: Assessment, framework: str | None = None
+) -> dict[str, Any]:
     """Every assessable control with its status and contributing checks, per framework."""
     statuses = control_statuses(session, [a.id], framework)
     contrib: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in contributions(session, [a.id], framework):
         contrib[c.control_id].append(
-            dict(check=c.check, title=c.check_title, status=c.status or "no_result", relationship=c.relationship)
+            dict(
+                check=c.check,
+                title=c.check_title,
+                status=c.status or "no_result",
+                relationship=c.relationship,
+            )
         )
     by_fw: dict[str, list[dict[str, Any]]] = defaultdict(list)
     mapped: Counter[str] = Counter()
     for s in statuses:
         if s.mapped:
             mapped[s.framework] += 1
-        by_fw[s.framework].append(dict(
-            control=f"{s.framework}/{s.ref}", ref=s.ref, kind=s.kind, parent=s.parent_ref, title=s.title,
-            status=s.status, source=s.source, checks=contrib.get(s.control_id, []),
-            **({"direct": {"status": s.direct_status, "notes": s.direct_notes}} if s.direct_status else {}),
-        ))
+        by_fw[s.framework].append(
+            dict(
+                control=f"{s.framework}/{s.ref}",
+                ref=s.ref,
+                kind=s.kind,
+                parent=s.parent_ref,
+                title=s.title,
+                status=s.status,
+                source=s.source,
+                checks=contrib.get(s.control_id, []),
+                **(
+                    {"direct": {"status": s.direct_status, "notes": s.direct_notes}}
+                    if s.direct_status
+                    else {}
+                ),
+            )
+        )
     frameworks = []
     for fw, controls in by_fw.items():
         counts = Counter(c["status"] for c in controls)
         score = framework_score(c["status"] for c in controls)
-        frameworks.append(dict(
-            id=fw,
-            score=None if score is None else round(score, 4),
-            coverage=round(mapped[fw] / len(controls), 4) if controls else None,
-            counts={k: counts.get(k, 0) for k in CONTROL_STATUSES},
-            controls=controls,
-        ))
-    return dict(deployment=dep.key, assessment=a.key, assessed_on=a.assessed_on.isoformat(),
-                catalogs=catalog_versions(session, a), frameworks=frameworks)
+        frameworks.append(
+            dict(
+                id=fw,
+                score=None if score is None else round(score, 4),
+                coverage=round(mapped[fw] / len(controls), 4) if controls else None,
+                counts={k: counts.get(k, 0) for k in CONTROL_STATUSES},
+                controls=controls,
+            )
+        )
+    return dict(
+        deployment=dep.key,
+        assessment=a.key,
+        assessed_on=a.assessed_on.isoformat(),
+        catalogs=catalog_versions(session, a),
+        frameworks=frameworks,
+    )
 
 
 def decision(session: Session, a: Assessment, policy: LoadedPolicy, as_of: date | None) -> Decision:
     inputs = queries.gate_inputs(session, a)
-    return decide(inputs.profile, inputs.results, inputs.acceptances, inputs.scores, policy.policy,
-                  queries.as_of_default(a, as_of))
+    return decide(
+        inputs.profile,
+        inputs.results,
+        inputs.acceptances,
+        inputs.scores,
+        policy.policy,
+        queries.as_of_default(a, as_of),
+    )
 
 
 def gate_json(dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy) -> dict[str, Any]:
@@ -76,15 +108,26 @@ def gate_json(dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy)
         decision=d.decision,
         blockers=[dict(check=f.check, reason=f.reason) for f in d.blockers],
         conditions=[
-            dict(check=f.check, reason=f.reason, expires=f.expires.isoformat() if f.expires else None,
-                 approved_by=f.approved_by)
+            dict(
+                check=f.check,
+                reason=f.reason,
+                expires=f.expires.isoformat() if f.expires else None,
+                approved_by=f.approved_by,
+            )
             for f in d.conditions
         ],
         safety_scores=dict(
             minimum=d.min_safety_score,
             note="one input to the decision; a high score never waives a required check",
-            scores=[dict(benchmark=s.benchmark, version=s.version, score=s.score,
-                         below_minimum=s.below_minimum) for s in d.safety_scores],
+            scores=[
+                dict(
+                    benchmark=s.benchmark,
+                    version=s.version,
+                    score=s.score,
+                    below_minimum=s.below_minimum,
+                )
+                for s in d.safety_scores
+            ],
         ),
         required_checks=list(d.required_checks),
         policy=dict(id=policy.policy.id, version=policy.policy.version, sha256=policy.file.sha256),

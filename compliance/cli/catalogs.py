@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
@@ -23,29 +23,55 @@ def catalogs() -> None:
 
 def catalog_summaries(session: Session) -> list[dict[str, Any]]:
     mapped_ids = select(Mapping.control_id).distinct().scalar_subquery()
+    counts = (
+        select(
+            Control.catalog_id.label("catalog_id"),
+            func.count(Control.id).label("total"),
+            func.sum(case((Control.assessable.is_(True), 1), else_=0)).label("assessable"),
+            func.sum(
+                case((and_(Control.assessable.is_(True), Control.id.in_(mapped_ids)), 1), else_=0)
+            ).label("mapped"),
+        )
+        .group_by(Control.catalog_id)
+        .subquery()
+    )
     rows = session.execute(
         select(
-            Catalog.key, Catalog.name, Catalog.version, Catalog.sha256, Catalog.origin, Catalog.file_name,
-            Catalog.source, func.count(Control.id),
-            func.sum(case((Control.assessable.is_(True), 1), else_=0)),
-            func.sum(case((Control.id.in_(mapped_ids), 1), else_=0)),
+            Catalog.key,
+            Catalog.name,
+            Catalog.version,
+            Catalog.sha256,
+            Catalog.origin,
+            Catalog.file_name,
+            Catalog.source,
+            counts.c.total,
+            counts.c.assessable,
+            counts.c.mapped,
         )
-        .join(Control, Control.catalog_id == Catalog.id)
+        .join(counts, counts.c.catalog_id == Catalog.id)
         .where(Catalog.kind == "framework", Catalog.is_current.is_(True))
-        .group_by(Catalog.id, Catalog.key, Catalog.name, Catalog.version, Catalog.sha256, Catalog.origin,
-                  Catalog.file_name, Catalog.source)
         .order_by(Catalog.key)
-    ).tuples()
+    )
     out = []
     for key, name, version, sha, origin, file_name, source, total, assessable, mapped in rows:
         src = source or {}
-        out.append(dict(
-            id=key, name=name, version=version,
-            controls=dict(total=int(total), assessable=int(assessable or 0), mapped=int(mapped or 0)),
-            coverage=round(int(mapped or 0) / int(assessable), 4) if assessable else None,
-            publisher=src.get("publisher"), license=src.get("license") or src.get("licence"),
-            url=src.get("url"), file=file_name, sha256=sha, origin=origin,
-        ))
+        out.append(
+            dict(
+                id=key,
+                name=name,
+                version=version,
+                controls=dict(
+                    total=int(total), assessable=int(assessable or 0), mapped=int(mapped or 0)
+                ),
+                coverage=round(int(mapped or 0) / int(assessable), 4) if assessable else None,
+                publisher=src.get("publisher"),
+                license=src.get("license") or src.get("licence"),
+                url=src.get("url"),
+                file=file_name,
+                sha256=sha,
+                origin=origin,
+            )
+        )
     return out
 
 
@@ -71,8 +97,16 @@ def list_(app: AppContext, as_json: bool) -> None:
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "name")
     for r in rows:
         c = r["controls"]
-        table.add_row(r["id"], r["version"], str(c["total"]), str(c["assessable"]), str(c["mapped"]),
-                      f"{r['coverage']:.0%}" if r["coverage"] is not None else "-", r["origin"], r["name"])
+        table.add_row(
+            r["id"],
+            r["version"],
+            str(c["total"]),
+            str(c["assessable"]),
+            str(c["mapped"]),
+            f"{r['coverage']:.0%}" if r["coverage"] is not None else "-",
+            r["origin"],
+            r["name"],
+        )
     Console(width=max(Console().width, 120)).print(table)
 
 
@@ -99,17 +133,27 @@ def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> Non
             if control is None:
                 raise NotFound(f"unknown control {ref!r} in framework {framework}")
             maps = session.execute(
-                select(Check.key, Check.title, Mapping.relationship, Mapping.rationale, Mapping.origin)
+                select(
+                    Check.key, Check.title, Mapping.relationship, Mapping.rationale, Mapping.origin
+                )
                 .join(Check, Check.id == Mapping.check_id)
                 .join(Catalog, Catalog.id == Check.catalog_id)
                 .where(Mapping.control_id == control.id, Catalog.is_current.is_(True))
                 .order_by(Check.position)
-            ).tuples().all()
+            ).all()
             data: dict[str, Any] = dict(
-                control=f"{framework}/{control.ref}", ref=control.ref, kind=control.kind,
-                parent=control.parent_ref, title=control.title, text=control.text,
-                assessable=control.assessable, detail=control.detail or {},
-                checks=[dict(check=k, title=t, relationship=r, rationale=why, origin=o) for k, t, r, why, o in maps],
+                control=f"{framework}/{control.ref}",
+                ref=control.ref,
+                kind=control.kind,
+                parent=control.parent_ref,
+                title=control.title,
+                text=control.text,
+                assessable=control.assessable,
+                detail=control.detail or {},
+                checks=[
+                    dict(check=k, title=t, relationship=r, rationale=why, origin=o)
+                    for k, t, r, why, o in maps
+                ],
             )
             if as_json:
                 echo_json(data)
@@ -123,9 +167,24 @@ def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> Non
                 click.echo(f"  {k} {t} [{r}]: {why}")
             return
         controls = session.execute(q).scalars().all()
-        data = dict(id=cat.key, name=cat.name, version=cat.version, sha256=cat.sha256, source=cat.source,
-                    controls=[dict(ref=c.ref, kind=c.kind, parent=c.parent_ref, title=c.title, text=c.text,
-                                   assessable=c.assessable) for c in controls])
+        data = dict(
+            id=cat.key,
+            name=cat.name,
+            version=cat.version,
+            sha256=cat.sha256,
+            source=cat.source,
+            controls=[
+                dict(
+                    ref=c.ref,
+                    kind=c.kind,
+                    parent=c.parent_ref,
+                    title=c.title,
+                    text=c.text,
+                    assessable=c.assessable,
+                )
+                for c in controls
+            ],
+        )
     if as_json:
         echo_json(data)
         return

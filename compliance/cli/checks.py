@@ -17,26 +17,56 @@ def check_listing(session: Session) -> list[dict[str, Any]]:
     checks_cat = aliased(Catalog)
     fw_cat = aliased(Catalog)
     map_cat = aliased(Catalog)
-    checks = session.execute(
-        select(Check).join(checks_cat, checks_cat.id == Check.catalog_id)
-        .where(checks_cat.is_current.is_(True)).order_by(Check.position)
-    ).scalars().all()
+    checks = (
+        session.execute(
+            select(Check)
+            .join(checks_cat, checks_cat.id == Check.catalog_id)
+            .where(checks_cat.is_current.is_(True))
+            .order_by(Check.position)
+        )
+        .scalars()
+        .all()
+    )
     maps: dict[int, list[dict[str, str]]] = defaultdict(list)
     for check_id, fw, ref, rel, why, origin, declared in session.execute(
-        select(Mapping.check_id, fw_cat.key, Control.ref, Mapping.relationship, Mapping.rationale,
-               Mapping.origin, map_cat.key)
+        select(
+            Mapping.check_id,
+            fw_cat.key,
+            Control.ref,
+            Mapping.relationship,
+            Mapping.rationale,
+            Mapping.origin,
+            map_cat.key,
+        )
         .join(Control, Control.id == Mapping.control_id)
         .join(fw_cat, fw_cat.id == Control.catalog_id)
         .join(map_cat, map_cat.id == Mapping.catalog_id)
-        .where(fw_cat.is_current.is_(True), map_cat.is_current.is_(True),
-               Mapping.check_id.in_([c.id for c in checks]))
+        .where(
+            fw_cat.is_current.is_(True),
+            map_cat.is_current.is_(True),
+            Mapping.check_id.in_([c.id for c in checks]),
+        )
         .order_by(Mapping.check_id, fw_cat.key, Control.position)
-    ).tuples():
-        maps[check_id].append(dict(control=f"{fw}/{ref}", relationship=rel, rationale=why, origin=origin,
-                                   declared_in=declared))
+    ):
+        maps[check_id].append(
+            dict(
+                control=f"{fw}/{ref}",
+                relationship=rel,
+                rationale=why,
+                origin=origin,
+                declared_in=declared,
+            )
+        )
     return [
-        dict(id=c.key, title=c.title, domain=c.domain, objective=c.objective, evidence=c.evidence_guidance,
-             remediation=c.remediation, mappings=maps.get(c.id, []))
+        dict(
+            id=c.key,
+            title=c.title,
+            domain=c.domain,
+            objective=c.objective,
+            evidence=c.evidence_guidance,
+            remediation=c.remediation,
+            mappings=maps.get(c.id, []),
+        )
         for c in checks
     ]
 
@@ -64,7 +94,9 @@ def list_(app: AppContext, as_json: bool) -> None:
         return
     for r in rows:
         frameworks = sorted({m["control"].split("/")[0] for m in r["mappings"]})
-        click.echo(f"{r['id']:<8} {r['title']:<45} {len(r['mappings']):>3} mappings  {', '.join(frameworks)}")
+        click.echo(
+            f"{r['id']:<8} {r['title']:<45} {len(r['mappings']):>3} mappings  {', '.join(frameworks)}"
+        )
 
 
 @checks.command()
@@ -89,7 +121,9 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(r)
         return
-    click.echo(f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}\nEvidence:    {r['evidence']}")
+    click.echo(
+        f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}\nEvidence:    {r['evidence']}"
+    )
     click.echo(f"Remediation: {r['remediation']}\n\nMappings:")
     for m in r["mappings"]:
         click.echo(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")

@@ -66,7 +66,11 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InvalidInput as exc:
-            click.secho(f"error: {len(exc.problems)} problem(s) found; nothing was written", fg="red", err=True)
+            click.secho(
+                f"error: {len(exc.problems)} problem(s) found; nothing was written",
+                fg="red",
+                err=True,
+            )
             for p in exc.problems:
                 click.echo(f"  {p}", err=True)
             sys.exit(EXIT_ERROR)

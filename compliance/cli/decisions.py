@@ -18,10 +18,12 @@ from compliance.store.models import Check, Deployment
 EXIT_CODES = {"APPROVE": 0, "CONDITIONAL": 3, "BLOCK": 4}
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType):  # type: ignore[type-arg]
     name = "DATE"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date:
         if isinstance(value, date):
             return value
         try:
@@ -33,14 +35,26 @@ class DateType(click.ParamType):
 @click.command()
 @click.argument("deployment")
 @click.option("--assessment", "assessment_id", help="Assessment id [default: the latest].")
-@click.option("--as-of", type=DateType(), help="Decide as of this date [default: the assessment's date].")
-@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Policy file to apply instead of the one in force.")
+@click.option(
+    "--as-of", type=DateType(), help="Decide as of this date [default: the assessment's date]."
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file to apply instead of the one in force.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 @handle_errors
-def gate(app: AppContext, deployment: str, assessment_id: str | None, as_of: date | None,
-         policy_path: Path | None, as_json: bool) -> None:
+def gate(
+    app: AppContext,
+    deployment: str,
+    assessment_id: str | None,
+    as_of: date | None,
+    policy_path: Path | None,
+    as_json: bool,
+) -> None:
     """Decide APPROVE, CONDITIONAL or BLOCK for a deployment under the policy.
 
     Exit status: 0 approve, 3 conditional, 4 block, 1 for errors; a pipeline can gate a
@@ -81,16 +95,20 @@ def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
         for c in data["conditions"]:
             click.echo(f"  - {c['reason']}")
     s = data["safety_scores"]
-    click.echo(f"\nSafety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
-               "a high score never waives a required check):")
+    click.echo(
+        f"\nSafety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
+        "a high score never waives a required check):"
+    )
     if not s["scores"]:
         click.echo("  none recorded")
     for sc in s["scores"]:
         flag = "below minimum" if sc["below_minimum"] else "meets minimum"
         click.echo(f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} ({flag})")
     if data["decision"] == "APPROVE":
-        click.echo(f"\nEvery check required at the {data['tier']} tier passed or is not applicable, "
-                   "and the profile defines tools, data and audit logging.")
+        click.echo(
+            f"\nEvery check required at the {data['tier']} tier passed or is not applicable, "
+            "and the profile defines tools, data and audit logging."
+        )
 
 
 @click.command()
@@ -101,8 +119,14 @@ def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always every control).")
 @pass_app
 @handle_errors
-def gaps(app: AppContext, deployment: str, assessment_id: str | None, framework: str | None,
-         show_all: bool, as_json: bool) -> None:
+def gaps(
+    app: AppContext,
+    deployment: str,
+    assessment_id: str | None,
+    framework: str | None,
+    show_all: bool,
+    as_json: bool,
+) -> None:
     """Roll results up onto every control of the frameworks and show the gaps.
 
     \b
@@ -133,7 +157,9 @@ def gaps(app: AppContext, deployment: str, assessment_id: str | None, framework:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--as-of", type=DateType(), help="Decide as of this date [default: each assessment's date].")
+@click.option(
+    "--as-of", type=DateType(), help="Decide as of this date [default: each assessment's date]."
+)
 @pass_app
 @handle_errors
 def deployments(app: AppContext, as_json: bool, as_of: date | None) -> None:
@@ -149,12 +175,24 @@ def deployments(app: AppContext, as_json: bool, as_of: date | None) -> None:
         for dep in session.execute(select(Deployment).order_by(Deployment.key)).scalars():
             a = queries.assessment(session, dep)
             d = views.decision(session, a, policy, as_of)
-            out.append(dict(deployment=dep.key, name=dep.name, owner=dep.owner, assessment=a.key,
-                            date=a.assessed_on.isoformat(), tier=d.tier, decision=d.decision,
-                            blockers=len(d.blockers), conditions=len(d.conditions)))
+            out.append(
+                dict(
+                    deployment=dep.key,
+                    name=dep.name,
+                    owner=dep.owner,
+                    assessment=a.key,
+                    date=a.assessed_on.isoformat(),
+                    tier=d.tier,
+                    decision=d.decision,
+                    blockers=len(d.blockers),
+                    conditions=len(d.conditions),
+                )
+            )
     if as_json:
         echo_json(out)
         return
     for r in out:
-        click.echo(f"{r['deployment']:<26} {r['tier']:<9} {r['decision']:<12} {r['assessment']:<10} "
-                   f"{r['blockers']} blocker(s), {r['conditions']} condition(s)")
+        click.echo(
+            f"{r['deployment']:<26} {r['tier']:<9} {r['decision']:<12} {r['assessment']:<10} "
+            f"{r['blockers']} blocker(s), {r['conditions']} condition(s)"
+        )

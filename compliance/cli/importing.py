@@ -72,7 +72,12 @@ def finalize(app: AppContext, deployment: str, assessment_id: str) -> None:
         a.state = "final"
         a.finalized_at = datetime.now(UTC)
         a.finalized_by = audit.actor()
-        audit.record(session, "assessment.finalize", f"{deployment}/{assessment_id}", {"fingerprint": a.fingerprint})
+        audit.record(
+            session,
+            "assessment.finalize",
+            f"{deployment}/{assessment_id}",
+            {"fingerprint": a.fingerprint},
+        )
     click.echo(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
 
 
@@ -93,16 +98,32 @@ def list_(app: AppContext, deployment: str, as_json: bool) -> None:
     with app.session() as session:
         dep = queries.deployment(session, deployment)
         rows = session.execute(
-            select(Assessment.key, Assessment.assessed_on, Assessment.assessor, Assessment.state,
-                   func.count(Result.id))
+            select(
+                Assessment.key,
+                Assessment.assessed_on,
+                Assessment.assessor,
+                Assessment.state,
+                func.count(Result.id),
+            )
             .outerjoin(Result, Result.assessment_id == Assessment.id)
             .where(Assessment.deployment_id == dep.id)
-            .group_by(Assessment.id, Assessment.key, Assessment.assessed_on, Assessment.assessor, Assessment.state)
+            .group_by(
+                Assessment.id,
+                Assessment.key,
+                Assessment.assessed_on,
+                Assessment.assessor,
+                Assessment.state,
+            )
             .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
-        ).tuples().all()
-    data = [dict(assessment=k, date=d.isoformat(), assessor=who, state=s, results=n) for k, d, who, s, n in rows]
+        ).all()
+    data = [
+        dict(assessment=k, date=d.isoformat(), assessor=who, state=s, results=n)
+        for k, d, who, s, n in rows
+    ]
     if as_json:
         echo_json(data)
         return
     for r in data:
-        click.echo(f"{r['assessment']:<16} {r['date']}  {r['state']:<6} {r['results']:>3} results  {r['assessor']}")
+        click.echo(
+            f"{r['assessment']:<16} {r['date']}  {r['state']:<6} {r['results']:>3} results  {r['assessor']}"
+        )

@@ -98,11 +98,15 @@ class _References:
         self.catalog_ids = ids
         self.checks: dict[str, int] = dict(
             session.execute(
-                select(Check.key, Check.id).join(Catalog, Catalog.id == Check.catalog_id).where(Catalog.id.in_(ids))
-            ).tuples().all()
+                select(Check.key, Check.id)
+                .join(Catalog, Catalog.id == Check.catalog_id)
+                .where(Catalog.id.in_(ids))
+            ).all()
         )
         self.frameworks: set[str] = set(
-            session.execute(select(Catalog.key).where(Catalog.id.in_(ids), Catalog.kind == "framework")).scalars()
+            session.execute(
+                select(Catalog.key).where(Catalog.id.in_(ids), Catalog.kind == "framework")
+            ).scalars()
         )
         self.controls: dict[str, tuple[int, bool]] = {
             f"{key}/{ref}": (pk, assessable)
@@ -110,7 +114,7 @@ class _References:
                 select(Catalog.key, Control.ref, Control.id, Control.assessable)
                 .join(Catalog, Catalog.id == Control.catalog_id)
                 .where(Catalog.id.in_(ids))
-            ).tuples()
+            )
         }
 
     def control_problem(self, ref: str) -> str | None:
@@ -150,7 +154,9 @@ def _inside(base: Path, name: str) -> Path | str:
     return resolved
 
 
-def _prepare_evidence(doc: AssessmentDoc, base: Path, label: str, problems: list[Problem]) -> list[list[PreparedEvidence]]:
+def _prepare_evidence(
+    doc: AssessmentDoc, base: Path, label: str, problems: list[Problem]
+) -> list[list[PreparedEvidence]]:
     out: list[list[PreparedEvidence]] = []
     for i, result in enumerate(doc.assessment.results):
         items: list[PreparedEvidence] = []
@@ -167,10 +173,18 @@ def _prepare_evidence(doc: AssessmentDoc, base: Path, label: str, problems: list
             try:
                 d = digest(where, MAX_EVIDENCE_BYTES)
             except ComplianceError:
-                problems.append(Problem(label, f"{loc}.file", f"evidence file is larger than {MAX_EVIDENCE_BYTES} bytes"))
+                problems.append(
+                    Problem(
+                        label,
+                        f"{loc}.file",
+                        f"evidence file is larger than {MAX_EVIDENCE_BYTES} bytes",
+                    )
+                )
                 continue
             except OSError as exc:
-                problems.append(Problem(label, f"{loc}.file", f"evidence file cannot be read: {exc.strerror}"))
+                problems.append(
+                    Problem(label, f"{loc}.file", f"evidence file cannot be read: {exc.strerror}")
+                )
                 continue
             items.append(PreparedEvidence("file", ev.file, where, d, None, ev.description))
         out.append(items)
@@ -198,7 +212,9 @@ def _check_references(doc: AssessmentDoc, refs: _References, label: str) -> Iter
             yield Problem(label, f"assessment.acceptances[{i}].check", f"unknown check {a.check!r}")
 
 
-def prepare(session: Session, paths: Sequence[Path], refs: _References) -> tuple[list[Prepared], list[str]]:
+def prepare(
+    session: Session, paths: Sequence[Path], refs: _References
+) -> tuple[list[Prepared], list[str]]:
     """Read and validate every file; raise InvalidInput with every problem, or return the batch."""
     files, skipped, problems = collect(paths)
     prepared: list[Prepared] = []
@@ -232,7 +248,11 @@ def prepare(session: Session, paths: Sequence[Path], refs: _References) -> tuple
         key = (doc.deployment.id, doc.assessment.id)
         if key in seen:
             problems.append(
-                Problem(label, "assessment.id", f"assessment {key[1]} of deployment {key[0]} is also in {seen[key]}")
+                Problem(
+                    label,
+                    "assessment.id",
+                    f"assessment {key[1]} of deployment {key[0]} is also in {seen[key]}",
+                )
             )
             continue
         seen[key] = label
@@ -241,7 +261,9 @@ def prepare(session: Session, paths: Sequence[Path], refs: _References) -> tuple
     if problems:
         raise InvalidInput(problems)
     if not prepared:
-        raise InvalidInput([Problem(", ".join(str(p) for p in paths), "", "no assessment files found")])
+        raise InvalidInput(
+            [Problem(", ".join(str(p) for p in paths), "", "no assessment files found")]
+        )
     return prepared, skipped
 
 
@@ -254,7 +276,7 @@ def _finalized_conflicts(session: Session, batch: list[Prepared]) -> Iterable[Pr
             select(Deployment.key, Assessment.key, Assessment.state, Assessment.fingerprint)
             .join(Deployment, Deployment.id == Assessment.deployment_id)
             .where(Deployment.key.in_({p.doc.deployment.id for p in batch}))
-        ).tuples()
+        )
     }
     for p in batch:
         found = existing.get((p.doc.deployment.id, p.doc.assessment.id))
@@ -288,15 +310,29 @@ def _delete_children(session: Session, assessment_id: int) -> None:
     result_ids = select(Result.id).where(Result.assessment_id == assessment_id).scalar_subquery()
     session.execute(delete(Evidence).where(Evidence.result_id.in_(result_ids)))
     for model in (Result, RiskAcceptance, SafetyScore, AssessmentCatalog):
-        session.execute(delete(model).where(model.assessment_id == assessment_id))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(model.assessment_id == assessment_id))
 
 
-def _write_one(session: Session, store: EvidenceStore, p: Prepared, refs: _References, now: datetime, report: ImportReport) -> None:
+def _write_one(
+    session: Session,
+    store: EvidenceStore,
+    p: Prepared,
+    refs: _References,
+    now: datetime,
+    report: ImportReport,
+) -> None:
     d, a = p.doc.deployment, p.doc.assessment
     dep = session.execute(select(Deployment).where(Deployment.key == d.id)).scalar_one_or_none()
     if dep is None:
-        dep = Deployment(key=d.id, name=d.name, owner=d.owner, environment=d.environment,
-                         business_process=d.business_process, created_at=now, updated_at=now)
+        dep = Deployment(
+            key=d.id,
+            name=d.name,
+            owner=d.owner,
+            environment=d.environment,
+            business_process=d.business_process,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(dep)
         session.flush()
     existing = session.execute(
@@ -306,17 +342,32 @@ def _write_one(session: Session, store: EvidenceStore, p: Prepared, refs: _Refer
         report.unchanged.append(p.label)
         return
     latest = session.execute(
-        select(Assessment.assessed_on).where(Assessment.deployment_id == dep.id, Assessment.key != a.id)
-        .order_by(Assessment.assessed_on.desc()).limit(1)
+        select(Assessment.assessed_on)
+        .where(Assessment.deployment_id == dep.id, Assessment.key != a.id)
+        .order_by(Assessment.assessed_on.desc())
+        .limit(1)
     ).scalar_one_or_none()
     if latest is None or a.date >= latest:
         # The deployment record follows its most recent assessment.
-        dep.name, dep.owner, dep.environment, dep.business_process = d.name, d.owner, d.environment, d.business_process
+        dep.name, dep.owner, dep.environment, dep.business_process = (
+            d.name,
+            d.owner,
+            d.environment,
+            d.business_process,
+        )
         dep.updated_at = now
-    columns = dict(assessed_on=a.date, assessor=a.assessor, source_name=p.label,
-                   fingerprint=p.fingerprint, imported_at=now, **_profile_columns(p.doc))
+    columns = dict(
+        assessed_on=a.date,
+        assessor=a.assessor,
+        source_name=p.label,
+        fingerprint=p.fingerprint,
+        imported_at=now,
+        **_profile_columns(p.doc),
+    )
     if existing is not None:
-        if existing.state == "final":  # guarded in prepare(); kept here so the library never alters one
+        if (
+            existing.state == "final"
+        ):  # guarded in prepare(); kept here so the library never alters one
             raise ComplianceError(f"assessment {a.id} of deployment {d.id} is finalized")
         _delete_children(session, existing.id)
         for k, v in columns.items():
@@ -329,46 +380,82 @@ def _write_one(session: Session, store: EvidenceStore, p: Prepared, refs: _Refer
         report.imported.append(p.label)
     session.flush()
     aid = assessment.id
-    session.execute(insert(AssessmentCatalog), [dict(assessment_id=aid, catalog_id=c) for c in refs.catalog_ids])
+    session.execute(
+        insert(AssessmentCatalog), [dict(assessment_id=aid, catalog_id=c) for c in refs.catalog_ids]
+    )
     if d.model.safety_scores:
-        session.execute(insert(SafetyScore), [
-            dict(assessment_id=aid, benchmark=s.benchmark, version=s.version, score=s.score)
-            for s in d.model.safety_scores
-        ])
+        session.execute(
+            insert(SafetyScore),
+            [
+                dict(assessment_id=aid, benchmark=s.benchmark, version=s.version, score=s.score)
+                for s in d.model.safety_scores
+            ],
+        )
     if a.results:
         rows = [
-            dict(assessment_id=aid, check_id=refs.checks[r.check] if r.check else None,
-                 control_id=refs.controls[r.control][0] if r.control else None,
-                 status=r.status, notes=r.notes, position=i)
+            dict(
+                assessment_id=aid,
+                check_id=refs.checks[r.check] if r.check else None,
+                control_id=refs.controls[r.control][0] if r.control else None,
+                status=r.status,
+                notes=r.notes,
+                position=i,
+            )
             for i, r in enumerate(a.results)
         ]
-        result_ids = list(session.execute(
-            insert(Result).returning(Result.id, sort_by_parameter_order=True), rows
-        ).scalars())
+        result_ids = list(
+            session.execute(
+                insert(Result).returning(Result.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        )
         ev_rows = []
         for rid, items in zip(result_ids, p.evidence, strict=True):
             for pos, e in enumerate(items):
                 if e.digest is not None and e.path is not None:
                     store.put(e.path, e.digest)
                     report.evidence_files += 1
-                ev_rows.append(dict(
-                    result_id=rid, position=pos, kind=e.kind, file_name=e.file_name,
-                    sha256=e.digest.sha256 if e.digest else None, size=e.digest.size if e.digest else None,
-                    media_type=e.digest.media_type if e.digest else None, url=e.url,
-                    description=e.description, collected_at=now,
-                ))
+                ev_rows.append(
+                    dict(
+                        result_id=rid,
+                        position=pos,
+                        kind=e.kind,
+                        file_name=e.file_name,
+                        sha256=e.digest.sha256 if e.digest else None,
+                        size=e.digest.size if e.digest else None,
+                        media_type=e.digest.media_type if e.digest else None,
+                        url=e.url,
+                        description=e.description,
+                        collected_at=now,
+                    )
+                )
         if ev_rows:
             session.execute(insert(Evidence), ev_rows)
     if a.acceptances:
-        session.execute(insert(RiskAcceptance), [
-            dict(assessment_id=aid, check_id=refs.checks[x.check], approved_by=x.approved_by,
-                 justification=x.justification, expires=x.expires, position=i)
-            for i, x in enumerate(a.acceptances)
-        ])
-    audit.record(session, "assessment.import", f"{d.id}/{a.id}", {
-        "file": p.label, "fingerprint": p.fingerprint, "results": len(a.results),
-        "replaced": existing is not None,
-    })
+        session.execute(
+            insert(RiskAcceptance),
+            [
+                dict(
+                    assessment_id=aid,
+                    check_id=refs.checks[x.check],
+                    approved_by=x.approved_by,
+                    justification=x.justification,
+                    expires=x.expires,
+                    position=i,
+                )
+                for i, x in enumerate(a.acceptances)
+            ],
+        )
+    audit.record(
+        session,
+        "assessment.import",
+        f"{d.id}/{a.id}",
+        {
+            "file": p.label,
+            "fingerprint": p.fingerprint,
+            "results": len(a.results),
+            "replaced": existing is not None,
+        },
+    )
 
 
 def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:

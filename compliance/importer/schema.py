@@ -25,14 +25,18 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _to_date(value: Any) -> date:
     if isinstance(value, datetime):
-        raise ValueError(f"expected a date as YYYY-MM-DD, got a date and time {value.isoformat()!r}")
+        raise ValueError(
+            f"expected a date as YYYY-MM-DD, got a date and time {value.isoformat()!r}"
+        )
     if isinstance(value, date):
         return value
     if isinstance(value, str) and _DATE.match(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r} (no such day)") from None
+            raise ValueError(
+                f"expected a date as YYYY-MM-DD, got {value!r} (no such day)"
+            ) from None
     raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
 
 
@@ -49,7 +53,9 @@ Score = Annotated[float, BeforeValidator(_to_score)]
 Name = Annotated[str, Field(min_length=1, max_length=300)]
 Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 Note = Annotated[str, Field(max_length=100_000)]
-ControlRef = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[a-z0-9][a-z0-9.\-]*/\S.*$")]
+ControlRef = Annotated[
+    str, Field(min_length=3, max_length=200, pattern=r"^[a-z0-9][a-z0-9.\-]*/\S.*$")
+]
 
 
 class SafetyScoreIn(StrictModel):
@@ -88,9 +94,9 @@ class DeploymentIn(StrictModel):
     identity: IdentityIn | None = None
     tools: list[ToolIn] | None = Field(default=None, max_length=1000)
     data: list[DataClass] | None = None
-    authority: list[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
-        default_factory=list, max_length=100
-    )
+    authority: list[
+        Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")]
+    ] = Field(default_factory=list, max_length=100)
     autonomy: Autonomy
     customer_facing: StrictBool
     audit: AuditIn | None = None
@@ -107,7 +113,9 @@ class DeploymentIn(StrictModel):
 
 class EvidenceIn(StrictModel):
     file: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
-    url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] | None = None
+    url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] | None = (
+        None
+    )
     description: Note | None = None
 
     @model_validator(mode="after")

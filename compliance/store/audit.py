@@ -33,7 +33,9 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(prev_hash: str, occurred_at: datetime, who: str, action: str, subject: str, detail: str) -> str:
+def event_hash(
+    prev_hash: str, occurred_at: datetime, who: str, action: str, subject: str, detail: str
+) -> str:
     # SQLite hands back naive UTC datetimes, PostgreSQL aware ones: hash the same instant either way.
     if occurred_at.tzinfo is not None:
         occurred_at = occurred_at.astimezone(UTC).replace(tzinfo=None)
@@ -48,7 +50,9 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))
 
 
-def record(session: Session, action: str, subject: str, detail: dict[str, Any] | None = None) -> AuditEvent:
+def record(
+    session: Session, action: str, subject: str, detail: dict[str, Any] | None = None
+) -> AuditEvent:
     """Append one event in the caller's transaction."""
     _lock_chain(session)
     prev = session.execute(
@@ -92,7 +96,9 @@ def verify(session: Session) -> ChainReport:
         count += 1
         if ev.prev_hash != prev_hash:
             return ChainReport(count, ev.id, "its link to the previous event does not match")
-        expected = event_hash(ev.prev_hash, ev.occurred_at, ev.actor, ev.action, ev.subject, ev.detail)
+        expected = event_hash(
+            ev.prev_hash, ev.occurred_at, ev.actor, ev.action, ev.subject, ev.detail
+        )
         if expected != ev.hash:
             return ChainReport(count, ev.id, "its content does not match its hash")
         prev_hash = ev.hash

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance import catalogs as cat
-from compliance.errors import InvalidInput, NotFound, Problem
+from compliance.errors import NotFound
 from compliance.policy import LoadedPolicy, parse_policy
 from compliance.store import audit
 from compliance.store.models import Catalog, Check, Control, Mapping
@@ -29,11 +29,19 @@ class SyncReport:
     mappings_added: int = 0
 
 
-def _kind_key_version(f: cat.DataFile, cs: cat.CatalogSet, policy: LoadedPolicy | None) -> tuple[str, str, str, str, dict[str, Any] | None]:
+def _kind_key_version(
+    f: cat.DataFile, cs: cat.CatalogSet, policy: LoadedPolicy | None
+) -> tuple[str, str, str, str, dict[str, Any] | None]:
     for c in cs.catalogs.values():
         if c.file is f:
             d = c.doc
-            return "framework", d.framework.id, d.framework.name, d.framework.version, dict(d.source)
+            return (
+                "framework",
+                d.framework.id,
+                d.framework.name,
+                d.framework.version,
+                dict(d.source),
+            )
     if cs.checks and cs.checks.file is f:
         d2 = cs.checks.doc
         return "checks", d2.id, d2.name, d2.version, dict(d2.source)
@@ -46,10 +54,29 @@ def _kind_key_version(f: cat.DataFile, cs: cat.CatalogSet, policy: LoadedPolicy 
     return "policy", p.id, p.name, p.version, None
 
 
-def _insert_catalog(session: Session, f: cat.DataFile, kind: str, key: str, name: str, version: str,
-                    source: dict[str, Any] | None, now: datetime) -> int:
-    row = Catalog(kind=kind, key=key, name=name, version=version, sha256=f.sha256, file_name=f.label,
-                  content=f.raw, source=source, origin=f.origin, is_current=False, loaded_at=now)
+def _insert_catalog(
+    session: Session,
+    f: cat.DataFile,
+    kind: str,
+    key: str,
+    name: str,
+    version: str,
+    source: dict[str, Any] | None,
+    now: datetime,
+) -> int:
+    row = Catalog(
+        kind=kind,
+        key=key,
+        name=name,
+        version=version,
+        sha256=f.sha256,
+        file_name=f.label,
+        content=f.raw,
+        source=source,
+        origin=f.origin,
+        is_current=False,
+        loaded_at=now,
+    )
     session.add(row)
     session.flush()
     return row.id
@@ -61,24 +88,48 @@ def _control_rows(catalog_id: int, doc: cat.CatalogFile) -> list[dict[str, Any]]
         detail = c.model_dump(
             exclude={"ref", "kind", "parent", "title", "text", "assessable"}, exclude_none=True
         )
-        rows.append(dict(catalog_id=catalog_id, ref=c.ref, kind=c.kind, parent_ref=c.parent,
-                         title=c.title, text=c.text, assessable=c.assessable, position=pos,
-                         detail=detail or None))
+        rows.append(
+            dict(
+                catalog_id=catalog_id,
+                ref=c.ref,
+                kind=c.kind,
+                parent_ref=c.parent,
+                title=c.title,
+                text=c.text,
+                assessable=c.assessable,
+                position=pos,
+                detail=detail or None,
+            )
+        )
     return rows
 
 
 def _check_rows(catalog_id: int, doc: cat.ChecksFile) -> list[dict[str, Any]]:
     return [
-        dict(catalog_id=catalog_id, key=c.id, title=c.title, domain=c.domain, objective=c.objective,
-             evidence_guidance=c.evidence, remediation=c.remediation, position=pos)
+        dict(
+            catalog_id=catalog_id,
+            key=c.id,
+            title=c.title,
+            domain=c.domain,
+            objective=c.objective,
+            evidence_guidance=c.evidence,
+            remediation=c.remediation,
+            position=pos,
+        )
         for pos, c in enumerate(doc.checks)
     ]
 
 
 def _make_current(session: Session, kind: str, key: str, catalog_id: int) -> None:
     session.execute(
-        update(Catalog).where(Catalog.kind == kind, Catalog.key == key, Catalog.id != catalog_id,
-                              Catalog.is_current.is_(True)).values(is_current=False)
+        update(Catalog)
+        .where(
+            Catalog.kind == kind,
+            Catalog.key == key,
+            Catalog.id != catalog_id,
+            Catalog.is_current.is_(True),
+        )
+        .values(is_current=False)
     )
     session.execute(update(Catalog).where(Catalog.id == catalog_id).values(is_current=True))
 
@@ -87,39 +138,65 @@ def _sync_mappings(session: Session, cs: cat.CatalogSet, ids: dict[int, int]) ->
     """Insert mapping rows missing between the current checks and current controls."""
     assert cs.checks is not None
     checks_cid = ids[id(cs.checks.file)]
-    check_ids = dict(session.execute(select(Check.key, Check.id).where(Check.catalog_id == checks_cid)).tuples().all())
+    check_ids = dict(
+        session.execute(select(Check.key, Check.id).where(Check.catalog_id == checks_cid)).all()
+    )
     control_ids: dict[str, int] = {}
     for c in cs.catalogs.values():
         cid = ids[id(c.file)]
-        for ref, pk in session.execute(select(Control.ref, Control.id).where(Control.catalog_id == cid)).tuples():
+        for ref, pk in session.execute(
+            select(Control.ref, Control.id).where(Control.catalog_id == cid)
+        ):
             control_ids[f"{c.id}/{ref}"] = pk
     wanted: list[dict[str, Any]] = []
     for check in cs.checks.doc.checks:
         for m in check.mappings:
-            wanted.append(dict(catalog_id=checks_cid, check_id=check_ids[check.id],
-                               control_id=control_ids[m.control], relationship=m.relationship,
-                               rationale=m.rationale, origin=m.origin))
+            wanted.append(
+                dict(
+                    catalog_id=checks_cid,
+                    check_id=check_ids[check.id],
+                    control_id=control_ids[m.control],
+                    relationship=m.relationship,
+                    rationale=m.rationale,
+                    origin=m.origin,
+                )
+            )
     for om in cs.mappings:
         mid = ids[id(om.file)]
         for e in om.doc.mappings:
-            wanted.append(dict(catalog_id=mid, check_id=check_ids[e.check],
-                               control_id=control_ids[e.control], relationship=e.relationship,
-                               rationale=e.rationale, origin=e.origin))
-    source_ids = {w["catalog_id"] for w in wanted}
-    existing = set(
-        session.execute(
-            select(Mapping.catalog_id, Mapping.check_id, Mapping.control_id).where(
-                Mapping.catalog_id.in_(source_ids)
+            wanted.append(
+                dict(
+                    catalog_id=mid,
+                    check_id=check_ids[e.check],
+                    control_id=control_ids[e.control],
+                    relationship=e.relationship,
+                    rationale=e.rationale,
+                    origin=e.origin,
+                )
             )
-        ).tuples()
-    ) if source_ids else set()
-    missing = [w for w in wanted if (w["catalog_id"], w["check_id"], w["control_id"]) not in existing]
+    source_ids = {w["catalog_id"] for w in wanted}
+    existing = (
+        set(
+            session.execute(
+                select(Mapping.catalog_id, Mapping.check_id, Mapping.control_id).where(
+                    Mapping.catalog_id.in_(source_ids)
+                )
+            )
+        )
+        if source_ids
+        else set()
+    )
+    missing = [
+        w for w in wanted if (w["catalog_id"], w["check_id"], w["control_id"]) not in existing
+    ]
     if missing:
         session.execute(insert(Mapping), missing)
     return len(missing)
 
 
-def sync(session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.DataFile | None = None) -> SyncReport:
+def sync(
+    session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.DataFile | None = None
+) -> SyncReport:
     """Make the database hold the catalogs found on disk, each as the current version of its key.
 
     Cheap when nothing changed: only the files' hashes are compared.
@@ -127,9 +204,11 @@ def sync(session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.Dat
     files = cat.discover(extra_dirs)
     report = SyncReport()
     shas = {f.sha256 for f in files}
-    known = set(session.execute(
-        select(Catalog.sha256).where(Catalog.sha256.in_(shas), Catalog.is_current.is_(True))
-    ).scalars())
+    known = set(
+        session.execute(
+            select(Catalog.sha256).where(Catalog.sha256.in_(shas), Catalog.is_current.is_(True))
+        ).scalars()
+    )
     if shas <= known and policy_file is None:
         report.unchanged = [f.label for f in files]
         return report
@@ -146,7 +225,9 @@ def sync(session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.Dat
         policy = next((p for p in policies if p.file is f), None)
         kind, key, name, version, source = _kind_key_version(f, cs, policy)
         existing = session.execute(
-            select(Catalog.id).where(Catalog.kind == kind, Catalog.key == key, Catalog.sha256 == f.sha256)
+            select(Catalog.id).where(
+                Catalog.kind == kind, Catalog.key == key, Catalog.sha256 == f.sha256
+            )
         ).scalar_one_or_none()
         if existing is None:
             existing = _insert_catalog(session, f, kind, key, name, version, source, now)
@@ -154,8 +235,12 @@ def sync(session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.Dat
                 session.execute(insert(Control), _control_rows(existing, cs.catalogs[key].doc))
             elif kind == "checks":
                 session.execute(insert(Check), _check_rows(existing, cs.checks.doc))
-            audit.record(session, "catalog.load", f"{kind}:{key}",
-                         {"version": version, "sha256": f.sha256, "file": f.label, "origin": f.origin})
+            audit.record(
+                session,
+                "catalog.load",
+                f"{kind}:{key}",
+                {"version": version, "sha256": f.sha256, "file": f.label, "origin": f.origin},
+            )
             report.added.append(f.label)
         else:
             report.unchanged.append(f.label)
@@ -167,30 +252,48 @@ def sync(session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.Dat
 
 
 def current_catalog_ids(session: Session) -> list[int]:
-    return list(session.execute(select(Catalog.id).where(Catalog.is_current.is_(True)).order_by(Catalog.id)).scalars())
+    return list(
+        session.execute(
+            select(Catalog.id).where(Catalog.is_current.is_(True)).order_by(Catalog.id)
+        ).scalars()
+    )
 
 
 def current_policy(session: Session) -> LoadedPolicy:
-    row = session.execute(
-        select(Catalog).where(Catalog.kind == "policy", Catalog.is_current.is_(True)).order_by(Catalog.id.desc())
-    ).scalars().first()
+    row = (
+        session.execute(
+            select(Catalog)
+            .where(Catalog.kind == "policy", Catalog.is_current.is_(True))
+            .order_by(Catalog.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         raise NotFound("no policy is loaded; run `compliance db upgrade`")
     return parse_policy(cat.DataFile(Path(row.file_name), row.file_name, row.content, row.origin))
 
 
-def framework_row(session: Session, framework: str, *, catalog_ids: Sequence[int] | None = None) -> Catalog:
+def framework_row(
+    session: Session, framework: str, *, catalog_ids: Sequence[int] | None = None
+) -> Catalog:
     """The framework's current catalog row (or the one among `catalog_ids`)."""
     q = select(Catalog).where(Catalog.kind == "framework", Catalog.key == framework)
-    q = q.where(Catalog.id.in_(catalog_ids)) if catalog_ids is not None else q.where(Catalog.is_current.is_(True))
+    q = (
+        q.where(Catalog.id.in_(catalog_ids))
+        if catalog_ids is not None
+        else q.where(Catalog.is_current.is_(True))
+    )
     row = session.execute(q).scalars().first()
     if row is None:
-        known = session.execute(
-            select(Catalog.key).where(Catalog.kind == "framework", Catalog.is_current.is_(True)).order_by(Catalog.key)
-        ).scalars().all()
+        known = (
+            session.execute(
+                select(Catalog.key)
+                .where(Catalog.kind == "framework", Catalog.is_current.is_(True))
+                .order_by(Catalog.key)
+            )
+            .scalars()
+            .all()
+        )
         raise NotFound(f"unknown framework {framework!r} (known: {', '.join(known)})")
     return row
-
-
-def refuse(file: str, location: str, message: str) -> InvalidInput:
-    return InvalidInput([Problem(file, location, message)])

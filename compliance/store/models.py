@@ -148,7 +148,8 @@ class Assessment(Base):
             name="credentials",
         ),
         CheckConstraint(
-            "autonomy IS NULL OR " + _in("autonomy", ("human_in_loop", "human_on_loop", "autonomous")),
+            "autonomy IS NULL OR "
+            + _in("autonomy", ("human_in_loop", "human_on_loop", "autonomous")),
             name="autonomy",
         ),
         Index(None, "deployment_id", "assessed_on"),

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from compliance.errors import NotFound
 from compliance.gate import Acceptance, Profile, Score, Tool
-from compliance.store.models import Assessment, Check, Deployment, Result, RiskAcceptance, SafetyScore
+from compliance.store.models import (
+    Assessment,
+    Check,
+    Deployment,
+    Result,
+    RiskAcceptance,
+    SafetyScore,
+)
 
 
 def deployment(session: Session, key: str) -> Deployment:
@@ -28,7 +35,9 @@ def assessment(session: Session, dep: Deployment, key: str | None = None) -> Ass
         if found is None:
             raise NotFound(f"deployment {dep.key} has no assessment {key!r}")
         return found
-    latest = session.execute(q.order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)).scalar_one_or_none()
+    latest = session.execute(
+        q.order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)
+    ).scalar_one_or_none()
     if latest is None:
         raise NotFound(f"deployment {dep.key} has no assessment")
     return latest
@@ -54,24 +63,34 @@ class GateInputs:
 
 
 def gate_inputs(session: Session, a: Assessment) -> GateInputs:
-    results = dict(session.execute(
-        select(Check.key, Result.status).join(Check, Check.id == Result.check_id).where(Result.assessment_id == a.id)
-    ).tuples().all())
+    results = dict(
+        session.execute(
+            select(Check.key, Result.status)
+            .join(Check, Check.id == Result.check_id)
+            .where(Result.assessment_id == a.id)
+        ).all()
+    )
     acceptances = [
         Acceptance(key, by, why, exp)
         for key, by, why, exp in session.execute(
-            select(Check.key, RiskAcceptance.approved_by, RiskAcceptance.justification, RiskAcceptance.expires)
+            select(
+                Check.key,
+                RiskAcceptance.approved_by,
+                RiskAcceptance.justification,
+                RiskAcceptance.expires,
+            )
             .join(Check, Check.id == RiskAcceptance.check_id)
             .where(RiskAcceptance.assessment_id == a.id)
             .order_by(RiskAcceptance.position)
-        ).tuples()
+        )
     ]
     scores = [
         Score(b, v, s)
         for b, v, s in session.execute(
             select(SafetyScore.benchmark, SafetyScore.version, SafetyScore.score)
-            .where(SafetyScore.assessment_id == a.id).order_by(SafetyScore.id)
-        ).tuples()
+            .where(SafetyScore.assessment_id == a.id)
+            .order_by(SafetyScore.id)
+        )
     ]
     return GateInputs(profile_of(a), results, acceptances, scores)
 

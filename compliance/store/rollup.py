@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from compliance.store.models import AssessmentCatalog, Catalog, Check, Control, Mapping, Result
@@ -45,7 +45,7 @@ class Contribution:
     status: str | None
 
 
-def _mapped_results(assessment_ids: Sequence[int]):  # type: ignore[no-untyped-def]
+def _mapped_results(assessment_ids: Sequence[int]) -> Select[int, int, int, str, str]:
     """(assessment, control, check status) for every mapping in force for each assessment."""
     check_cat = aliased(AssessmentCatalog)
     map_cat = aliased(AssessmentCatalog)
@@ -59,13 +59,24 @@ def _mapped_results(assessment_ids: Sequence[int]):  # type: ignore[no-untyped-d
         )
         .join(Check, Check.id == Mapping.check_id)
         .join(check_cat, check_cat.catalog_id == Check.catalog_id)
-        .join(map_cat, and_(map_cat.catalog_id == Mapping.catalog_id, map_cat.assessment_id == check_cat.assessment_id))
-        .outerjoin(Result, and_(Result.assessment_id == check_cat.assessment_id, Result.check_id == Mapping.check_id))
+        .join(
+            map_cat,
+            and_(
+                map_cat.catalog_id == Mapping.catalog_id,
+                map_cat.assessment_id == check_cat.assessment_id,
+            ),
+        )
+        .outerjoin(
+            Result,
+            and_(
+                Result.assessment_id == check_cat.assessment_id, Result.check_id == Mapping.check_id
+            ),
+        )
         .where(check_cat.assessment_id.in_(assessment_ids))
     )
 
 
-def _count(cond) -> object:  # type: ignore[no-untyped-def]
+def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
@@ -120,15 +131,27 @@ def control_statuses(
         .join(Catalog, and_(Catalog.id == ac.catalog_id, Catalog.kind == "framework"))
         .join(Control, and_(Control.catalog_id == Catalog.id, Control.assessable.is_(True)))
         .outerjoin(m, and_(m.c.assessment_id == ac.assessment_id, m.c.control_id == Control.id))
-        .outerjoin(direct, and_(direct.assessment_id == ac.assessment_id, direct.control_id == Control.id))
+        .outerjoin(
+            direct, and_(direct.assessment_id == ac.assessment_id, direct.control_id == Control.id)
+        )
         .where(ac.assessment_id.in_(assessment_ids))
-        .group_by(ac.assessment_id, Catalog.key, Catalog.id, Control.id, Control.ref, Control.kind,
-                  Control.parent_ref, Control.title, Control.text, Control.position)
+        .group_by(
+            ac.assessment_id,
+            Catalog.key,
+            Catalog.id,
+            Control.id,
+            Control.ref,
+            Control.kind,
+            Control.parent_ref,
+            Control.title,
+            Control.text,
+            Control.position,
+        )
         .order_by(ac.assessment_id, Catalog.key, Control.position)
     )
     if framework is not None:
         q = q.where(Catalog.key == framework)
-    return [ControlStatus(*row) for row in session.execute(q).tuples()]
+    return [ControlStatus(*row) for row in session.execute(q).all()]  # type: ignore[call-arg]
 
 
 def contributions(
@@ -139,11 +162,13 @@ def contributions(
         return []
     m = _mapped_results(assessment_ids).subquery("m")
     q = (
-        select(m.c.assessment_id, m.c.control_id, Check.key, Check.title, m.c.relationship, m.c.status)
+        select(
+            m.c.assessment_id, m.c.control_id, Check.key, Check.title, m.c.relationship, m.c.status
+        )
         .join(Check, Check.id == m.c.check_id)
         .join(Control, Control.id == m.c.control_id)
         .order_by(m.c.assessment_id, m.c.control_id, Check.position)
     )
     if framework is not None:
         q = q.join(Catalog, Catalog.id == Control.catalog_id).where(Catalog.key == framework)
-    return [Contribution(*row) for row in session.execute(q).tuples()]
+    return [Contribution(*row) for row in session.execute(q).all()]
