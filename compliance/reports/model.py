@@ -1,0 +1,732 @@
+"""View models for the reports: plain, ordered data, built once and handed to every renderer.
+
+Renderers never query the database; everything a report shows is in these structures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from compliance import __version__, views
+from compliance.gate import Decision
+from compliance.policy import LoadedPolicy
+from compliance.rollup import CONTROL_STATUSES, framework_score
+from compliance.store import queries
+from compliance.store.models import (
+    Assessment,
+    AssessmentCatalog,
+    Catalog,
+    Check,
+    Control,
+    Deployment,
+    Evidence,
+    Result,
+    RiskAcceptance,
+)
+from compliance.store.rollup import ControlStatus, contributions, control_statuses
+
+STATUS_LABELS = {
+    "met": "Met",
+    "partial": "Partial",
+    "gap": "Gap",
+    "not_assessed": "Not assessed",
+    "not_applicable": "Not applicable",
+    "unmapped": "Unmapped",
+}
+RESULT_LABELS = {
+    "pass": "Pass",
+    "fail": "Fail",
+    "partial": "Partial",
+    "not_applicable": "Not applicable",
+    None: "No result",
+}
+GAP_STATUSES = ("gap", "partial", "not_assessed")
+TIER_ORDER = ("critical", "high", "medium", "low")
+DECISION_ORDER = ("BLOCK", "CONDITIONAL", "APPROVE")
+
+
+def _frameworks(session: Session, catalog_ids: Sequence[int]) -> dict[str, dict[str, Any]]:
+    rows = session.execute(
+        select(Catalog.key, Catalog.name, Catalog.version, Catalog.sha256, Catalog.source)
+        .where(Catalog.id.in_(catalog_ids), Catalog.kind == "framework")
+        .order_by(Catalog.key)
+    ).all()
+    out = {}
+    for key, name, version, sha, source in rows:
+        src = source or {}
+        out[key] = dict(
+            id=key,
+            name=name,
+            version=version,
+            sha256=sha,
+            publisher=src.get("publisher"),
+            license=src.get("license") or src.get("licence"),
+            url=src.get("url"),
+        )
+    return out
+
+
+def _top_groups(session: Session, catalog_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """control id -> (top-level group ref, title): the function, layer or similar it sits under.
+
+    Top-level controls with no children (OWASP's ten risks, MAESTRO's cross-layer threats) share
+    one group: the whole framework when it has no hierarchy, else "Other".
+    """
+    rows = session.execute(
+        select(
+            Control.id, Control.catalog_id, Control.ref, Control.parent_ref, Control.title
+        ).where(Control.catalog_id.in_(catalog_ids))
+    ).all()
+    by_ref = {(cat, ref): (parent, title) for _id, cat, ref, parent, title in rows}
+    has_children = {(cat, parent) for _id, cat, _ref, parent, _t in rows if parent is not None}
+    hierarchical = {cat for cat, _p in has_children}
+    out: dict[int, tuple[str, str]] = {}
+    for cid, cat, ref, _parent, _title in rows:
+        top = ref
+        while True:
+            parent = by_ref[(cat, top)][0]
+            if parent is None or (cat, parent) not in by_ref:
+                break
+            top = parent
+        if (cat, top) not in has_children:
+            out[cid] = ("*", "All") if cat not in hierarchical else ("other", "Other")
+        else:
+            out[cid] = (top, by_ref[(cat, top)][1] or top)
+    return out
+
+
+def _evidence_for(session: Session, result_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not result_ids:
+        return out
+    for e in session.execute(
+        select(Evidence)
+        .where(Evidence.result_id.in_(result_ids))
+        .order_by(Evidence.result_id, Evidence.position)
+    ).scalars():
+        out[e.result_id].append(
+            dict(
+                kind=e.kind,
+                name=e.file_name or e.url,
+                description=e.description,
+                sha256=e.sha256,
+                size=e.size,
+                media_type=e.media_type,
+                url=e.url,
+                collected=e.collected_at.date().isoformat() if e.collected_at else None,
+            )
+        )
+    return out
+
+
+def _check_results(session: Session, a: Assessment) -> dict[str, dict[str, Any]]:
+    """Every check of the assessment's checks catalog with its result (or none), in order."""
+    checks_cat = session.execute(
+        select(Catalog.id)
+        .join(AssessmentCatalog, AssessmentCatalog.catalog_id == Catalog.id)
+        .where(AssessmentCatalog.assessment_id == a.id, Catalog.kind == "checks")
+    ).scalar_one()
+    rows = session.execute(
+        select(Check, Result)
+        .outerjoin(Result, (Result.check_id == Check.id) & (Result.assessment_id == a.id))
+        .where(Check.catalog_id == checks_cat)
+        .order_by(Check.position)
+    ).all()
+    evidence = _evidence_for(session, [r.id for _c, r in rows if r is not None])
+    out: dict[str, dict[str, Any]] = {}
+    for check, result in rows:
+        out[check.key] = dict(
+            id=check.key,
+            title=check.title,
+            domain=check.domain,
+            objective=check.objective,
+            remediation=check.remediation,
+            evidence_guidance=check.evidence_guidance,
+            status=result.status if result else None,
+            status_label=RESULT_LABELS[result.status if result else None],
+            notes=result.notes if result else None,
+            evidence=evidence.get(result.id, []) if result else [],
+        )
+    return out
+
+
+def _profile(a: Assessment) -> dict[str, Any]:
+    p = a.profile or {}
+    model = p.get("model") or {}
+    return dict(
+        model=dict(name=a.model_name, version=a.model_version),
+        safety_scores=model.get("safety_scores") or [],
+        workload_identity=a.workload_identity,
+        credentials=a.credentials,
+        tools=a.tools,
+        data=a.data_classes,
+        authority=a.authority or [],
+        autonomy=a.autonomy,
+        customer_facing=a.customer_facing,
+        audit_logging=a.audit_logging,
+    )
+
+
+def _framework_blocks(
+    statuses: list[ControlStatus],
+    fw_info: dict[str, dict[str, Any]],
+    groups: dict[int, tuple[str, str]],
+    contrib: dict[int, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    by_fw: dict[str, list[ControlStatus]] = defaultdict(list)
+    for s in statuses:
+        by_fw[s.framework].append(s)
+    out = []
+    for fw, rows in by_fw.items():
+        counts = Counter(r.status for r in rows)
+        score = framework_score(r.status for r in rows)
+        mapped = sum(1 for r in rows if r.mapped)
+        by_group: dict[str, list[str]] = defaultdict(list)
+        group_titles: dict[str, str] = {}
+        for r in rows:
+            g, title = groups[r.control_id]
+            by_group[g].append(r.status)
+            group_titles[g] = title
+        out.append(
+            dict(
+                **fw_info[fw],
+                score=score,
+                coverage=mapped / len(rows) if rows else None,
+                counts=[
+                    dict(status=k, label=STATUS_LABELS[k], count=counts.get(k, 0))
+                    for k in CONTROL_STATUSES
+                ],
+                total=len(rows),
+                groups=[
+                    dict(
+                        ref=g,
+                        title=group_titles[g],
+                        score=framework_score(v),
+                        total=len(v),
+                        gaps=sum(1 for x in v if x in GAP_STATUSES),
+                    )
+                    for g, v in by_group.items()
+                ],
+                controls=[
+                    dict(
+                        control=f"{fw}/{r.ref}",
+                        ref=r.ref,
+                        kind=r.kind,
+                        title=r.title,
+                        text=r.text,
+                        status=r.status,
+                        status_label=STATUS_LABELS[r.status],
+                        source=r.source,
+                        direct_notes=r.direct_notes,
+                        checks=contrib.get(r.control_id, []),
+                    )
+                    for r in rows
+                ],
+            )
+        )
+    return out
+
+
+def _decision_dict(
+    dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy
+) -> dict[str, Any]:
+    return views.gate_json(dep, a, d, policy)
+
+
+def gap_report(
+    session: Session,
+    deployment: str,
+    assessment: str | None,
+    as_of: date | None,
+    policy: LoadedPolicy,
+) -> dict[str, Any]:
+    """The engineer's and approver's view of one deployment assessment."""
+    dep = queries.deployment(session, deployment)
+    a = queries.assessment(session, dep, assessment)
+    d = views.decision(session, a, policy, as_of)
+    decision = _decision_dict(dep, a, d, policy)
+    catalog_ids = [
+        c
+        for (c,) in session.execute(
+            select(AssessmentCatalog.catalog_id).where(AssessmentCatalog.assessment_id == a.id)
+        ).all()
+    ]
+    fw_info = _frameworks(session, catalog_ids)
+    groups = _top_groups(session, catalog_ids)
+    statuses = control_statuses(session, [a.id])
+    contrib: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for con in contributions(session, [a.id]):
+        contrib[con.control_id].append(
+            dict(
+                check=con.check,
+                title=con.check_title,
+                relationship=con.relationship,
+                status=con.status,
+                status_label=RESULT_LABELS[con.status],
+            )
+        )
+    frameworks = _framework_blocks(statuses, fw_info, groups, contrib)
+    checks = _check_results(session, a)
+    blocking = {f.check: f.reason for f in d.blockers if f.check}
+    conditional = {f.check: f for f in d.conditions if f.check}
+    required = set(d.required_checks)
+    # Controls each check leaves open, for "what this gap costs you" in every framework.
+    open_controls: dict[str, list[str]] = defaultdict(list)
+    for s in statuses:
+        if s.status in GAP_STATUSES:
+            for c in contrib.get(s.control_id, []):
+                if c["status"] != "pass":
+                    open_controls[c["check"]].append(f"{s.framework}/{s.ref}")
+    gaps: list[dict[str, Any]] = []
+    for cid, c in checks.items():
+        if c["status"] in ("pass", "not_applicable") or (
+            c["status"] is None and cid not in required
+        ):
+            continue
+        if cid in blocking:
+            rank, effect = 0, "Blocks the decision"
+        elif cid in conditional:
+            rank, effect = 1, f"Condition (risk accepted until {conditional[cid].expires})"
+        elif cid in required:
+            rank, effect = 2, "Required"
+        else:
+            rank, effect = 3, "Not required at this tier"
+        gaps.append(
+            dict(
+                **c,
+                rank=rank,
+                effect=effect,
+                required=cid in required,
+                reason=blocking.get(cid)
+                or (conditional[cid].reason if cid in conditional else None),
+                controls=open_controls.get(cid, []),
+            )
+        )
+    gaps.sort(key=lambda g: (g["rank"], {"fail": 0, "partial": 1, None: 2}.get(g["status"], 3)))
+    direct_gaps = [
+        dict(
+            control=c["control"],
+            title=c["title"],
+            status=c["status"],
+            status_label=c["status_label"],
+            notes=c["direct_notes"],
+            framework=fw["id"],
+        )
+        for fw in frameworks
+        for c in fw["controls"]
+        if c["source"] == "direct" and c["status"] in GAP_STATUSES
+    ]
+    acceptances = _acceptances(session, [a.id], d.as_of)
+    return dict(
+        kind="gap",
+        title=f"Gap report: {dep.name}",
+        tool_version=__version__,
+        as_of=d.as_of.isoformat(),
+        deployment=dict(
+            key=dep.key,
+            name=dep.name,
+            owner=dep.owner,
+            environment=dep.environment,
+            business_process=dep.business_process,
+        ),
+        assessment=dict(
+            key=a.key,
+            date=a.assessed_on.isoformat(),
+            assessor=a.assessor,
+            state=a.state,
+            source=a.source_name,
+        ),
+        catalogs=views.catalog_versions(session, a),
+        decision=decision,
+        profile=_profile(a),
+        frameworks=frameworks,
+        gaps=gaps,
+        direct_gaps=direct_gaps,
+        checks=list(checks.values()),
+        acceptances=acceptances,
+    )
+
+
+def _acceptances(
+    session: Session, assessment_ids: Sequence[int], as_of: date
+) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(
+            Deployment.key,
+            Deployment.name,
+            Assessment.key,
+            Check.key,
+            RiskAcceptance.approved_by,
+            RiskAcceptance.justification,
+            RiskAcceptance.expires,
+        )
+        .join(Assessment, Assessment.id == RiskAcceptance.assessment_id)
+        .join(Deployment, Deployment.id == Assessment.deployment_id)
+        .join(Check, Check.id == RiskAcceptance.check_id)
+        .where(RiskAcceptance.assessment_id.in_(assessment_ids))
+        .order_by(RiskAcceptance.expires, Deployment.key, Check.key)
+    ).all()
+    out = []
+    for dkey, dname, akey, check, by, why, expires in rows:
+        days = (expires - as_of).days
+        out.append(
+            dict(
+                deployment=dkey,
+                deployment_name=dname,
+                assessment=akey,
+                check=check,
+                approved_by=by,
+                justification=why,
+                expires=expires.isoformat(),
+                days_left=days,
+                state="expired" if days < 0 else "active",
+                window=next((w for w in (30, 60, 90) if 0 <= days <= w), None),
+            )
+        )
+    return out
+
+
+def latest_assessments(
+    session: Session, deployments: Sequence[str] | None = None
+) -> list[tuple[Deployment, Assessment, Assessment | None]]:
+    """(deployment, latest assessment, the one before it) for every deployment with one."""
+    ranked = select(
+        Assessment.id,
+        Assessment.deployment_id,
+        func.row_number()
+        .over(
+            partition_by=Assessment.deployment_id,
+            order_by=(Assessment.assessed_on.desc(), Assessment.id.desc()),
+        )
+        .label("rn"),
+    ).subquery()
+    q = (
+        select(Deployment, Assessment, ranked.c.rn)
+        .join(ranked, ranked.c.deployment_id == Deployment.id)
+        .join(Assessment, Assessment.id == ranked.c.id)
+        .where(ranked.c.rn <= 2)
+        .order_by(Deployment.key, ranked.c.rn)
+    )
+    if deployments:
+        q = q.where(Deployment.key.in_(deployments))
+    out: dict[int, list[Any]] = {}
+    for dep, a, rn in session.execute(q).all():
+        if rn == 1:
+            out[dep.id] = [dep, a, None]
+        elif dep.id in out:
+            out[dep.id][2] = a
+    return [(v[0], v[1], v[2]) for v in out.values()]
+
+
+HEATMAP_ROWS = 12
+
+
+def summary_report(session: Session, as_of: date | None, policy: LoadedPolicy) -> dict[str, Any]:
+    """The CISO's view of the whole portfolio, bounded in size whatever the portfolio's size."""
+    pairs = latest_assessments(session)
+    latest_ids = [a.id for _d, a, _p in pairs]
+    prev_ids = [p.id for _d, _a, p in pairs if p is not None]
+    report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
+    catalog_ids = sorted(
+        {
+            c
+            for (c,) in session.execute(
+                select(AssessmentCatalog.catalog_id).where(
+                    AssessmentCatalog.assessment_id.in_(latest_ids)
+                )
+            ).all()
+        }
+    )
+    fw_info = _frameworks(session, catalog_ids)
+    groups = _top_groups(session, catalog_ids)
+    # One set-based roll-up for every latest and previous assessment.
+    statuses = control_statuses(session, latest_ids + prev_ids)
+    per_assessment: dict[int, list[ControlStatus]] = defaultdict(list)
+    for s in statuses:
+        per_assessment[s.assessment_id].append(s)
+    columns: list[tuple[str, str, str]] = []  # (framework, group ref, title)
+    seen_cols: set[tuple[str, str]] = set()
+    for s in statuses:
+        g, title = groups[s.control_id]
+        if (s.framework, g) not in seen_cols:
+            seen_cols.add((s.framework, g))
+            columns.append((s.framework, g, title))
+    columns.sort(key=lambda c: c[0])  # stable: keeps catalog order within a framework
+
+    def cell_scores(aid: int) -> dict[tuple[str, str], float | None]:
+        buckets: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for s in per_assessment.get(aid, []):
+            buckets[(s.framework, groups[s.control_id][0])].append(s.status)
+        return {k: framework_score(v) for k, v in buckets.items()}
+
+    def overall(aid: int) -> float | None:
+        return framework_score(s.status for s in per_assessment.get(aid, []))
+
+    rows: list[dict[str, Any]] = []
+    failing: Counter[str] = Counter()
+    conditional: Counter[str] = Counter()
+    for dep, a, prev in pairs:
+        d = views.decision(session, a, policy, as_of)
+        failing.update(f.check for f in d.blockers if f.check)
+        conditional.update(f.check for f in d.conditions if f.check)
+        prev_d = views.decision(session, prev, policy, as_of) if prev else None
+        rows.append(
+            dict(
+                deployment=dep.key,
+                name=dep.name,
+                owner=dep.owner,
+                assessment=a.key,
+                date=a.assessed_on.isoformat(),
+                tier=d.tier,
+                decision=d.decision,
+                blockers=len(d.blockers),
+                conditions=len(d.conditions),
+                score=overall(a.id),
+                cells=cell_scores(a.id),
+                previous=None
+                if prev is None
+                else dict(
+                    assessment=prev.key,
+                    date=prev.assessed_on.isoformat(),
+                    decision=prev_d.decision if prev_d else None,
+                    score=overall(prev.id),
+                ),
+            )
+        )
+    rows.sort(
+        key=lambda r: (
+            DECISION_ORDER.index(r["decision"]),
+            TIER_ORDER.index(r["tier"]) if r["tier"] in TIER_ORDER else 9,
+            r["score"] if r["score"] is not None else 2,
+            r["deployment"],
+        )
+    )
+    by_tier: dict[str, dict[str, int]] = {t: {dcs: 0 for dcs in DECISION_ORDER} for t in TIER_ORDER}
+    for r in rows:
+        by_tier.setdefault(r["tier"], {dcs: 0 for dcs in DECISION_ORDER})[r["decision"]] += 1
+    shown, rest = rows[:HEATMAP_ROWS], rows[HEATMAP_ROWS:]
+    heat_rows = [
+        dict(
+            label=r["name"],
+            deployment=r["deployment"],
+            decision=r["decision"],
+            tier=r["tier"],
+            cells=[r["cells"].get((fw, g)) for fw, g, _t in columns],
+        )
+        for r in shown
+    ]
+    if rest:
+        agg = []
+        for fw, g, _t in columns:
+            vals = [r["cells"].get((fw, g)) for r in rest if r["cells"].get((fw, g)) is not None]
+            agg.append(sum(vals) / len(vals) if vals else None)
+        heat_rows.append(
+            dict(
+                label=f"{len(rest)} other deployments (average)",
+                deployment=None,
+                decision=None,
+                tier=None,
+                cells=agg,
+            )
+        )
+    # Top gaps: checks most often failing, partial or missing where required, across the portfolio.
+    check_titles = dict(
+        session.execute(
+            select(Check.key, Check.title)
+            .join(Catalog, Catalog.id == Check.catalog_id)
+            .where(Catalog.is_current.is_(True))
+        ).all()
+    )
+    ranked_checks = sorted(
+        set(failing) | set(conditional), key=lambda k: (-failing[k], -conditional[k], k)
+    )
+    top_gaps = [
+        dict(check=k, title=check_titles.get(k, k), blocking=failing[k], conditional=conditional[k])
+        for k in ranked_checks[:10]
+    ]
+    trend = [
+        dict(
+            deployment=r["deployment"],
+            name=r["name"],
+            previous=r["previous"]["decision"],
+            previous_assessment=r["previous"]["assessment"],
+            current=r["decision"],
+            assessment=r["assessment"],
+            score_delta=None
+            if r["score"] is None or r["previous"]["score"] is None
+            else r["score"] - r["previous"]["score"],
+            direction=_direction(r["previous"]["decision"], r["decision"]),
+        )
+        for r in rows
+        if r["previous"]
+    ]
+    trend.sort(
+        key=lambda t: ({"worse": 0, "better": 1, "same": 2}[t["direction"]], t["deployment"])
+    )
+    acc = [x for x in _acceptances(session, latest_ids, report_as_of) if x["window"] is not None]
+    decisions = Counter(r["decision"] for r in rows)
+    return dict(
+        kind="summary",
+        title="Agent deployment posture",
+        tool_version=__version__,
+        as_of=report_as_of.isoformat(),
+        totals=dict(
+            deployments=len(rows), **{k.lower(): decisions.get(k, 0) for k in DECISION_ORDER}
+        ),
+        by_tier=[
+            dict(
+                tier=t,
+                **{k.lower(): v for k, v in by_tier[t].items()},
+                total=sum(by_tier[t].values()),
+            )
+            for t in by_tier
+        ],
+        frameworks=list(fw_info.values()),
+        heatmap=dict(
+            columns=[dict(framework=fw, ref=g, title=t) for fw, g, t in columns], rows=heat_rows
+        ),
+        deployments=[{k: v for k, v in r.items() if k != "cells"} for r in rows],
+        top_gaps=top_gaps,
+        trend=trend[:15],
+        trend_total=len(trend),
+        expiring=dict(
+            items=acc[:15],
+            total=len(acc),
+            counts={w: sum(1 for x in acc if x["days_left"] <= w) for w in (30, 60, 90)},
+        ),
+        policy=dict(id=policy.policy.id, version=policy.policy.version, sha256=policy.file.sha256),
+        catalogs=[
+            dict(id=f["id"], version=f["version"], sha256=f["sha256"]) for f in fw_info.values()
+        ],
+    )
+
+
+def _direction(before: str | None, after: str) -> str:
+    if before is None or before == after:
+        return "same"
+    return "better" if DECISION_ORDER.index(after) > DECISION_ORDER.index(before) else "worse"
+
+
+def evidence_report(
+    session: Session, framework: str, deployment: str | None, as_of: date | None
+) -> dict[str, Any]:
+    """The auditor's view: one framework, control by control, with every result and evidence item."""
+    if deployment:
+        dep = queries.deployment(session, deployment)
+        pairs = [(dep, queries.assessment(session, dep), None)]
+    else:
+        pairs = latest_assessments(session)  # type: ignore[assignment]
+    ids = [a.id for _d, a, _p in pairs]
+    statuses = control_statuses(session, ids, framework)
+    if not statuses:
+        from compliance.store.catalog_store import framework_row
+
+        framework_row(session, framework)  # raises a clear error for an unknown framework
+    contrib: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for c in contributions(session, ids, framework):
+        contrib[(c.assessment_id, c.control_id)].append(c)
+    # Results with their evidence, keyed by (assessment, check key) and (assessment, control id).
+    result_rows = session.execute(
+        select(
+            Result.id,
+            Result.assessment_id,
+            Check.key,
+            Result.control_id,
+            Result.status,
+            Result.notes,
+        )
+        .outerjoin(Check, Check.id == Result.check_id)
+        .where(Result.assessment_id.in_(ids))
+    ).all()
+    evidence = _evidence_for(session, [r[0] for r in result_rows])
+    by_check: dict[tuple[int, str], tuple[int | None, str | None, str | None]] = {
+        (aid, key): (rid, st, notes) for rid, aid, key, _ctl, st, notes in result_rows if key
+    }
+    by_control = {
+        (aid, ctl): (rid, st, notes) for rid, aid, _key, ctl, st, notes in result_rows if ctl
+    }
+    catalog_ids = sorted({s.catalog_id for s in statuses})
+    fw = _frameworks(session, catalog_ids)
+    sections = []
+    per_aid: dict[int, list[ControlStatus]] = defaultdict(list)
+    for s in statuses:
+        per_aid[s.assessment_id].append(s)
+    for dep, a, _p in pairs:
+        controls: list[dict[str, Any]] = []
+        for s in per_aid.get(a.id, []):
+            results = []
+            if (a.id, s.control_id) in by_control:
+                rid, st, notes = by_control[(a.id, s.control_id)]
+                results.append(
+                    dict(
+                        target=f"{framework}/{s.ref}",
+                        kind="direct",
+                        relationship=None,
+                        status=st,
+                        status_label=RESULT_LABELS[st],
+                        notes=notes,
+                        evidence=evidence.get(rid, []),
+                    )
+                )
+            for c in contrib.get((a.id, s.control_id), []):
+                found = by_check.get((a.id, c.check))
+                crid, cst, cnotes = found if found else (None, None, None)
+                results.append(
+                    dict(
+                        target=c.check,
+                        title=c.check_title,
+                        kind="check",
+                        relationship=c.relationship,
+                        status=cst,
+                        status_label=RESULT_LABELS[cst],
+                        notes=cnotes,
+                        evidence=evidence.get(crid, []) if crid else [],
+                    )
+                )
+            controls.append(
+                dict(
+                    control=f"{framework}/{s.ref}",
+                    ref=s.ref,
+                    title=s.title,
+                    text=s.text,
+                    status=s.status,
+                    status_label=STATUS_LABELS[s.status],
+                    source=s.source,
+                    assessed="directly"
+                    if s.source == "direct"
+                    else ("rolled up" if s.mapped else "no mapping"),
+                    results=results,
+                )
+            )
+        counts = Counter(c["status"] for c in controls)
+        sections.append(
+            dict(
+                deployment=dict(key=dep.key, name=dep.name, owner=dep.owner),
+                assessment=dict(
+                    key=a.key, date=a.assessed_on.isoformat(), assessor=a.assessor, state=a.state
+                ),
+                score=framework_score(c["status"] for c in controls),
+                counts=[
+                    dict(status=k, label=STATUS_LABELS[k], count=counts.get(k, 0))
+                    for k in CONTROL_STATUSES
+                ],
+                controls=controls,
+            )
+        )
+    info = next(iter(fw.values()), dict(id=framework, name=framework, version="", sha256=""))
+    return dict(
+        kind="evidence",
+        title=f"Evidence report: {info['name']}",
+        tool_version=__version__,
+        as_of=(
+            as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
+        ).isoformat(),
+        framework=info,
+        sections=sections,
+    )
