@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, model_validator
 
+from compliance.documents import read_bounded
 from compliance.errors import InvalidInput, Problem
 from compliance.resources import mappings_dir
 from compliance.validation import StrictModel, validate
@@ -228,11 +229,8 @@ def _data_files(folder: Path, origin: str, base: Path | None) -> list[DataFile]:
     )
     out = []
     for p in files:
-        try:
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise InvalidInput([Problem(str(p), "", f"cannot be read: {exc.strerror}")]) from None
-        out.append(DataFile(p, _label(p, base), raw, origin))
+        label = _label(p, base)
+        out.append(DataFile(p, label, read_bounded(p, label), origin))
     return out
 
 

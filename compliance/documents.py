@@ -29,6 +29,34 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._aliases = 0
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # PyYAML keeps the last of two equal keys; a compliance record must not lose one silently.
+        seen: dict[Any, Any] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+            except TypeError:
+                pass  # unhashable keys are reported by the schema
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            if isinstance(exc, yaml.YAMLError):
+                raise
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid value {node.value!r}: {exc}", node.start_mark
+            ) from None
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
@@ -41,6 +69,19 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _measure(value: Any) -> None:
@@ -83,7 +124,7 @@ def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
     fmt = fmt or ("json" if name.lower().endswith(".json") else "yaml")
     try:
         if fmt == "json":
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=_unique_pairs)
         else:
             loader = _BoundedLoader(text)
             try:
@@ -96,10 +137,17 @@ def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
         raise fail(f"document refused: nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise fail(f"invalid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}") from None
+    except _DuplicateKey as exc:
+        raise fail(f"invalid JSON: duplicate key {exc.args[0]!r} in an object") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fail(f"invalid YAML: {exc.problem or exc.context}", where) from None
+        what = "; ".join(p for p in (exc.context, exc.problem) if p)
+        if "another document" in what:
+            what = "expected a single document, but found another document in the same file"
+        raise fail(f"invalid YAML: {what}", where) from None
+    except ValueError as exc:  # e.g. an integer beyond Python's conversion limit in JSON
+        raise fail(f"invalid value: {exc}") from None
     except yaml.YAMLError as exc:
         raise fail(f"invalid YAML: {exc}") from None
     try:
@@ -111,22 +159,33 @@ def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
     return value
 
 
+def read_bounded(path: Path, name: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """Read at most `limit` bytes of a regular file, or raise InvalidInput naming `name`."""
+    try:
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else None
+            raise InvalidInput(
+                [
+                    Problem(
+                        name,
+                        "",
+                        f"expected a file, found {what}" if what else "file does not exist",
+                    )
+                ]
+            )
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InvalidInput([Problem(name, "", f"cannot be read: {exc.strerror}")]) from None
+    if len(data) > limit:
+        raise InvalidInput([Problem(name, "", f"file is larger than the limit of {limit} bytes")])
+    return data
+
+
 def read_document(path: Path, *, label: str | None = None) -> tuple[Any, bytes]:
     """Read and parse a file; return the parsed value and the raw bytes it came from."""
     name = label or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise InvalidInput(
-                [Problem(name, "", f"file is larger than the limit of {MAX_DOCUMENT_BYTES} bytes")]
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput([Problem(name, "", "file does not exist")]) from None
-    except IsADirectoryError:
-        raise InvalidInput([Problem(name, "", "expected a file, found a directory")]) from None
-    except OSError as exc:
-        raise InvalidInput([Problem(name, "", f"cannot be read: {exc.strerror}")]) from None
+    data = read_bounded(path, name)
     return parse_document(data, name), data
 
 

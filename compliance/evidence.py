@@ -15,6 +15,15 @@ from sqlalchemy.engine import make_url
 from compliance.errors import ComplianceError
 
 MAX_EVIDENCE_BYTES = 512 * 1024 * 1024
+for _suffix, _type in (
+    (".yaml", "application/yaml"),
+    (".yml", "application/yaml"),
+    (".md", "text/markdown"),
+    (".csv", "text/csv"),
+    (".json", "application/json"),
+    (".log", "text/plain"),
+):
+    mimetypes.add_type(_type, _suffix)
 _CHUNK = 1024 * 1024
 
 

@@ -203,7 +203,8 @@ def decide(
         if status is None:
             problem = f"no result recorded for required check {cid} ({why})"
         elif status in BLOCKING_STATUSES:
-            problem = f"required check {cid} is {status} ({why})"
+            verb = "failed" if status == "fail" else "is only partially met"
+            problem = f"required check {cid} {verb} ({why})"
         else:
             continue
         active = [a for a in acceptances if a.check == cid and a.expires >= as_of]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from compliance.catalogs import CheckId, DataFile, Slug, Text
-from compliance.documents import parse_document
+from compliance.documents import parse_document, read_bounded
 from compliance.errors import InvalidInput, Problem
 from compliance.validation import StrictModel, validate
 
@@ -123,8 +123,4 @@ def _requirement_refs(policy: Policy) -> list[tuple[str, str]]:
 
 def read_policy_file(path: Path) -> DataFile:
     """Read a policy file named on the command line."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput([Problem(str(path), "", f"cannot be read: {exc.strerror}")]) from None
-    return DataFile(path, str(path), raw, "organisation")
+    return DataFile(path, str(path), read_bounded(path, str(path)), "organisation")

@@ -54,6 +54,8 @@ def describe_error(err: Any) -> str:
         return f"expected a list, got {type(got).__name__}"
     if kind == "string_type":
         return f"expected text, got {type(got).__name__} {_show(got)}"
+    if kind in {"bool_type", "bool_parsing"}:
+        return f"expected true or false, got {_show(got)}"
     if kind == "string_too_short":
         return "expected non-empty text"
     if kind == "value_error":

@@ -101,7 +101,8 @@ def test_fail_or_partial_required_check_blocks(status: str) -> None:
     results = {c: "pass" for c in LOW} | {"AUD-01": status}
     d = decide(profile(), results, [], GOOD_SCORE, POLICY, AS_OF)
     assert d.decision == "BLOCK" and d.blockers[0].check == "AUD-01"
-    assert f"required check AUD-01 is {status}" in d.blockers[0].reason
+    verb = "failed" if status == "fail" else "is only partially met"
+    assert f"required check AUD-01 {verb}" in d.blockers[0].reason
 
 
 def test_not_applicable_required_check_does_not_block() -> None:

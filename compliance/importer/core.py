@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from compliance.documents import parse_document
+from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest
 from compliance.importer.schema import AssessmentDoc
@@ -223,12 +223,9 @@ def prepare(
     for path in files:
         label = str(path)
         try:
-            value = parse_document(path.read_bytes(), label)
+            value = parse_document(read_bounded(path, label), label)
         except InvalidInput as exc:
             problems.extend(exc.problems)
-            continue
-        except OSError as exc:
-            problems.append(Problem(label, "", f"cannot be read: {exc.strerror}"))
             continue
         if path.resolve() not in explicit and not (
             isinstance(value, dict) and ("deployment" in value or "assessment" in value)
