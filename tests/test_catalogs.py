@@ -84,7 +84,7 @@ def _edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
         (
             lambda d: d["controls"][5].update(assessable="yes"),
             "controls[5].assessable",
-            "valid boolean",
+            "expected true or false",
         ),
         (
             lambda d: d["controls"][3].update(parent="NOPE"),
