@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from compliance import __version__
-from compliance.cli import catalogs, checks, db, decisions, importing
+from compliance.cli import catalogs, checks, db, decisions, importing, reports
 from compliance.cli.context import AppContext
 
 
@@ -62,6 +62,7 @@ cli.add_command(importing.assessment)
 cli.add_command(decisions.gaps)
 cli.add_command(decisions.gate)
 cli.add_command(decisions.deployments)
+cli.add_command(reports.report)
 
 
 def main() -> None:
