@@ -9,11 +9,11 @@ JOBS ?= 2
 
 .PHONY: setup sysdeps demo test lint typecheck unit clean
 
-# System libraries WeasyPrint needs (Pango), installed only when missing.
+# System libraries WeasyPrint needs (Pango, HarfBuzz subsetting), installed only when missing.
 sysdeps:
-	@if ! ldconfig -p | grep -q libpango-1.0; then \
-	  echo "installing Pango for WeasyPrint"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; \
+	@if ! ldconfig -p | grep -q libpango-1.0 || ! ldconfig -p | grep -q libharfbuzz-subset; then \
+	  echo "installing Pango and HarfBuzz for WeasyPrint"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -666,6 +666,7 @@ def evidence_report(
                 results.append(
                     dict(
                         target=f"{framework}/{s.ref}",
+                        title=None,
                         kind="direct",
                         relationship=None,
                         status=st,
