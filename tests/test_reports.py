@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
@@ -135,7 +136,7 @@ def test_pdf_reports_read_back(run, examples, tmp_path: Path) -> None:  # type: 
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         _Recorder.hits.append(self.path)

@@ -21,9 +21,10 @@ FORMATS = ("pdf", "html", "xlsx")
 def _output(report: dict[str, Any], fmt: str, out: Path, templates: Path | None) -> None:
     console = Console(stderr=True)
     with console.status(f"rendering {report['kind']} report as {fmt}") as status:
-        progress: Callable[[str], None] = lambda msg: status.update(
-            f"{report['kind']} report: {msg}"
-        )  # noqa: E731
+
+        def progress(msg: str) -> None:
+            status.update(f"{report['kind']} report: {msg}")
+
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.partial")
         try:
