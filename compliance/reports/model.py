@@ -427,9 +427,14 @@ def latest_assessments(
 HEATMAP_ROWS = 12
 
 
-def summary_report(session: Session, as_of: date | None, policy: LoadedPolicy) -> dict[str, Any]:
+def summary_report(
+    session: Session,
+    as_of: date | None,
+    policy: LoadedPolicy,
+    deployments: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The CISO's view of the whole portfolio, bounded in size whatever the portfolio's size."""
-    pairs = latest_assessments(session)
+    pairs = latest_assessments(session, deployments)
     latest_ids = [a.id for _d, a, _p in pairs]
     prev_ids = [p.id for _d, _a, p in pairs if p is not None]
     report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
@@ -614,14 +619,18 @@ def _direction(before: str | None, after: str) -> str:
 
 
 def evidence_report(
-    session: Session, framework: str, deployment: str | None, as_of: date | None
+    session: Session,
+    framework: str,
+    deployment: str | None,
+    as_of: date | None,
+    deployments: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The auditor's view: one framework, control by control, with every result and evidence item."""
     if deployment:
         dep = queries.deployment(session, deployment)
         pairs = [(dep, queries.assessment(session, dep), None)]
     else:
-        pairs = latest_assessments(session)  # type: ignore[assignment]
+        pairs = latest_assessments(session, deployments)  # type: ignore[assignment]
     ids = [a.id for _d, a, _p in pairs]
     statuses = control_statuses(session, ids, framework)
     if not statuses:
