@@ -181,6 +181,7 @@ def _collect_entries(
         entries.append(_Entry(final, data, source))
         return final
 
+    stale_by_deployment: dict[str, list[dict[str, Any]]] = {}
     progress("portfolio summary")
     summary = model.summary_report(session, as_of, policy, deployments)
     add("reports/summary.pdf", _pdf(summary, templates))
@@ -188,14 +189,20 @@ def _collect_entries(
     for dep, a, _prev in pairs:
         progress(f"gap report {dep.key}")
         gap = model.gap_report(session, dep.key, a.key, as_of, policy)
+        stale_by_deployment[dep.key] = gap["stale_evidence"]
         add(f"reports/deployments/{_safe_part(dep.key)}/gap.pdf", _pdf(gap, templates))
         add(f"reports/deployments/{_safe_part(dep.key)}/gap.xlsx", _xlsx(gap, stamp))
     for fw in frameworks:
         progress(f"evidence report {fw}")
-        ev = model.evidence_report(session, fw, None, as_of, deployments)
+        ev = model.evidence_report(session, fw, None, as_of, deployments, policy)
         add(f"reports/evidence/{_safe_part(fw)}.pdf", _pdf(ev, templates))
         add(f"reports/evidence/{_safe_part(fw)}.xlsx", _xlsx(ev, stamp))
 
+    stale = {
+        (g_dep, e["check"], e["name"]): e
+        for g_dep, items in stale_by_deployment.items()
+        for e in items
+    }
     progress("evidence files")
     rows = session.execute(
         select(

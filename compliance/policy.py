@@ -56,6 +56,20 @@ class Requirement(StrictModel):
     reason: Text
 
 
+class Freshness(StrictModel):
+    """How old evidence may be at the as-of date before it is flagged as stale."""
+
+    default_max_age_days: int = Field(ge=1, le=36_500)
+    checks: dict[CheckId, Annotated[int, Field(ge=1, le=36_500)]] = Field(default_factory=dict)
+
+    def max_age(self, check: str | None) -> int:
+        return (
+            self.checks.get(check, self.default_max_age_days)
+            if check
+            else self.default_max_age_days
+        )
+
+
 class Policy(StrictModel):
     schema_: Literal["compliance-policy/1"] = Field(alias="schema")
     id: Slug
@@ -65,6 +79,7 @@ class Policy(StrictModel):
     tiers: list[Tier] = Field(min_length=1)
     additional_requirements: list[Requirement] = Field(default_factory=list)
     must_define: list[Scope] = Field(default_factory=lambda: list(_ALL_SCOPES))
+    evidence_freshness: Freshness | None = None
 
     @model_validator(mode="after")
     def _tiers(self) -> Policy:
@@ -118,6 +133,10 @@ def _requirement_refs(policy: Policy) -> list[tuple[str, str]]:
         for i, r in enumerate(policy.additional_requirements)
         for j, cid in enumerate(r.requires)
     ]
+    if policy.evidence_freshness is not None:
+        refs += [
+            (f"evidence_freshness.checks.{cid}", cid) for cid in policy.evidence_freshness.checks
+        ]
     return refs
 
 

@@ -136,5 +136,7 @@ def evidence(
       compliance report evidence --framework nist-csf-2.0 --format xlsx -o out/csf-evidence.xlsx
     """
     with app.session() as session:
-        data = model.evidence_report(session, framework, deployment, as_of)
+        data = model.evidence_report(
+            session, framework, deployment, as_of, policy=catalog_store.current_policy(session)
+        )
     _output(data, fmt, out, templates)

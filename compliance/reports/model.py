@@ -125,6 +125,19 @@ def _evidence_for(session: Session, result_ids: Sequence[int]) -> dict[int, list
     return out
 
 
+def _mark_freshness(
+    items: list[dict[str, Any]], check: str | None, as_of: date, policy: LoadedPolicy | None
+) -> None:
+    """Flag evidence older than the policy allows at the as-of date."""
+    freshness = policy.policy.evidence_freshness if policy else None
+    for e in items:
+        age = (as_of - date.fromisoformat(e["collected"])).days if e.get("collected") else None
+        limit = freshness.max_age(check) if freshness else None
+        e["age_days"] = age
+        e["max_age_days"] = limit
+        e["stale"] = bool(age is not None and limit is not None and age > limit)
+
+
 def _check_results(session: Session, a: Assessment) -> dict[str, dict[str, Any]]:
     """Every check of the assessment's checks catalog with its result (or none), in order."""
     checks_cat = session.execute(
@@ -273,6 +286,20 @@ def gap_report(
         )
     frameworks = _framework_blocks(statuses, fw_info, groups, contrib)
     checks = _check_results(session, a)
+    for key, c in checks.items():
+        _mark_freshness(c["evidence"], key, d.as_of, policy)
+    stale_evidence = [
+        dict(
+            check=key,
+            name=e["name"],
+            collected=e["collected"],
+            age_days=e["age_days"],
+            max_age_days=e["max_age_days"],
+        )
+        for key, c in checks.items()
+        for e in c["evidence"]
+        if e["stale"]
+    ]
     blocking = {f.check: f.reason for f in d.blockers if f.check}
     conditional = {f.check: f for f in d.conditions if f.check}
     required = set(d.required_checks)
@@ -350,6 +377,7 @@ def gap_report(
         direct_gaps=direct_gaps,
         checks=list(checks.values()),
         acceptances=acceptances,
+        stale_evidence=stale_evidence,
     )
 
 
@@ -624,6 +652,7 @@ def evidence_report(
     deployment: str | None,
     as_of: date | None,
     deployments: Sequence[str] | None = None,
+    policy: LoadedPolicy | None = None,
 ) -> dict[str, Any]:
     """The auditor's view: one framework, control by control, with every result and evidence item."""
     if deployment:
@@ -632,6 +661,7 @@ def evidence_report(
     else:
         pairs = latest_assessments(session, deployments)  # type: ignore[assignment]
     ids = [a.id for _d, a, _p in pairs]
+    report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
     statuses = control_statuses(session, ids, framework)
     if not statuses:
         from compliance.store.catalog_store import framework_row
@@ -669,7 +699,7 @@ def evidence_report(
     for dep, a, _p in pairs:
         controls: list[dict[str, Any]] = []
         for s in per_aid.get(a.id, []):
-            results = []
+            results: list[dict[str, Any]] = []
             if (a.id, s.control_id) in by_control:
                 rid, st, notes = by_control[(a.id, s.control_id)]
                 results.append(
@@ -684,6 +714,7 @@ def evidence_report(
                         evidence=evidence.get(rid, []),
                     )
                 )
+                _mark_freshness(results[-1]["evidence"], None, report_as_of, policy)
             for c in contrib.get((a.id, s.control_id), []):
                 found = by_check.get((a.id, c.check))
                 crid, cst, cnotes = found if found else (None, None, None)
@@ -699,6 +730,7 @@ def evidence_report(
                         evidence=evidence.get(crid, []) if crid else [],
                     )
                 )
+                _mark_freshness(results[-1]["evidence"], c.check, report_as_of, policy)
             controls.append(
                 dict(
                     control=f"{framework}/{s.ref}",

@@ -82,8 +82,13 @@ def environment(override: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(pct=_pct, status_class=_status_class, heat=_heat, size=_size,
-                       relationship=lambda r: RELATIONSHIP_PHRASES.get(r, r))
+    env.filters.update(
+        pct=_pct,
+        status_class=_status_class,
+        heat=_heat,
+        size=_size,
+        relationship=lambda r: RELATIONSHIP_PHRASES.get(r, r),
+    )
     return env
 
 
