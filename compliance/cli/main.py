@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from compliance import __version__
-from compliance.cli import audit, catalogs, checks, db, decisions, importing, pack, reports
+from compliance.cli import audit, catalogs, checks, db, decisions, export, importing, pack, reports
 from compliance.cli.context import AppContext
 
 
@@ -63,6 +63,7 @@ cli.add_command(decisions.gaps)
 cli.add_command(decisions.gate)
 cli.add_command(decisions.deployments)
 cli.add_command(reports.report)
+cli.add_command(export.export)
 cli.add_command(pack.pack)
 cli.add_command(audit.audit)
 

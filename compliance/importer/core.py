@@ -4,8 +4,9 @@ one transaction: a single bad file means nothing from any file is stored."""
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from compliance import oscal
 from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest
@@ -154,8 +156,34 @@ def _inside(base: Path, name: str) -> Path | str:
     return resolved
 
 
+def _missing_inside(base: Path, name: str) -> bool:
+    """True when `name` is a relative path inside `base` at which nothing exists."""
+    raw = Path(name)
+    if "\x00" in name or raw.is_absolute() or name.startswith(("/", "\\")):
+        return False
+    if len(name) > 1 and name[1] == ":":
+        return False
+    root = base.resolve()
+    if not Path(os.path.normpath(root / raw)).is_relative_to(root):
+        return False
+    return not os.path.lexists(base / raw)
+
+
+def _stored(store: EvidenceStore | None, base: Path, name: str, sha256: str) -> FileDigest | None:
+    """The store's blob for a named file that is not there but was imported before."""
+    if store is None or not store.has(sha256) or not _missing_inside(base, name):
+        return None
+    size = store.path_for(sha256).stat().st_size
+    media_type = mimetypes.guess_type(Path(name).name)[0] or "application/octet-stream"
+    return FileDigest(sha256, size, media_type)
+
+
 def _prepare_evidence(
-    doc: AssessmentDoc, base: Path, label: str, problems: list[Problem]
+    doc: AssessmentDoc,
+    base: Path,
+    label: str,
+    problems: list[Problem],
+    store: EvidenceStore | None = None,
 ) -> list[list[PreparedEvidence]]:
     out: list[list[PreparedEvidence]] = []
     for i, result in enumerate(doc.assessment.results):
@@ -167,6 +195,15 @@ def _prepare_evidence(
                 continue
             assert ev.file is not None
             where = _inside(base, ev.file)
+            if isinstance(where, str) and ev.sha256 is not None:
+                stored = _stored(store, base, ev.file, ev.sha256)
+                if stored is not None:
+                    items.append(
+                        PreparedEvidence("file", ev.file, None, stored, None, ev.description)
+                    )
+                    continue
+                if _missing_inside(base, ev.file):
+                    where += f" and the evidence store has no file with sha256 {ev.sha256}"
             if isinstance(where, str):
                 problems.append(Problem(label, f"{loc}.file", where))
                 continue
@@ -186,14 +223,28 @@ def _prepare_evidence(
                     Problem(label, f"{loc}.file", f"evidence file cannot be read: {exc.strerror}")
                 )
                 continue
+            if ev.sha256 is not None and d.sha256 != ev.sha256:
+                problems.append(
+                    Problem(
+                        label,
+                        f"{loc}.file",
+                        f"evidence file changed: expected sha256 {ev.sha256}, found {d.sha256}",
+                    )
+                )
+                continue
             items.append(PreparedEvidence("file", ev.file, where, d, None, ev.description))
         out.append(items)
     return out
 
 
 def _fingerprint(doc: AssessmentDoc, evidence: list[list[PreparedEvidence]]) -> str:
+    dumped = doc.model_dump(mode="json")
+    for result in dumped["assessment"]["results"]:
+        for ev in result["evidence"]:
+            if ev["sha256"] is None:
+                del ev["sha256"]  # so that files without one keep their fingerprint
     body = {
-        "doc": doc.model_dump(mode="json"),
+        "doc": dumped,
         "evidence": [[e.digest.sha256 if e.digest else e.url for e in items] for items in evidence],
     }
     return hashlib.sha256(audit.canonical(body).encode("utf-8")).hexdigest()
@@ -213,10 +264,14 @@ def _check_references(doc: AssessmentDoc, refs: _References, label: str) -> Iter
 
 
 def prepare(
-    session: Session, paths: Sequence[Path], refs: _References
+    session: Session,
+    paths: Sequence[Path],
+    refs: _References,
+    store: EvidenceStore | None = None,
 ) -> tuple[list[Prepared], list[str]]:
     """Read and validate every file; raise InvalidInput with every problem, or return the batch."""
     files, skipped, problems = collect(paths)
+    locators: dict[str, Callable[[str], str]] = {}  # OSCAL files: our locations -> theirs
     prepared: list[Prepared] = []
     seen: dict[tuple[str, str], str] = {}
     explicit = {p.resolve() for p in paths if p.is_file()}
@@ -227,6 +282,13 @@ def prepare(
         except InvalidInput as exc:
             problems.extend(exc.problems)
             continue
+        if isinstance(value, dict) and "assessment-results" in value:
+            try:
+                converted = oscal.convert(value, label)
+            except InvalidInput as exc:
+                problems.extend(exc.problems)
+                continue
+            value, locators[label] = converted.document, converted.locate
         if path.resolve() not in explicit and not (
             isinstance(value, dict) and ("deployment" in value or "assessment" in value)
         ):
@@ -238,7 +300,7 @@ def prepare(
             problems.extend(exc.problems)
             continue
         file_problems = list(_check_references(doc, refs, label))
-        evidence = _prepare_evidence(doc, path.parent, label, file_problems)
+        evidence = _prepare_evidence(doc, path.parent, label, file_problems, store)
         problems.extend(file_problems)
         if file_problems:
             continue
@@ -256,7 +318,10 @@ def prepare(
         prepared.append(Prepared(label, doc, _fingerprint(doc, evidence), evidence))
     problems.extend(_finalized_conflicts(session, prepared))
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInput(
+            Problem(p.file, locators[p.file](p.location), p.message) if p.file in locators else p
+            for p in problems
+        )
     if not prepared:
         raise InvalidInput(
             [Problem(", ".join(str(p) for p in paths), "", "no assessment files found")]
@@ -458,7 +523,7 @@ def _write_one(
 def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
     """Validate every file under `paths`, then write them all in the caller's transaction."""
     refs = _References(session)
-    prepared, skipped = prepare(session, paths, refs)
+    prepared, skipped = prepare(session, paths, refs, store)
     report = ImportReport(skipped=skipped)
     now = datetime.now(UTC)
     for p in prepared:

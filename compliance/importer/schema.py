@@ -117,11 +117,14 @@ class EvidenceIn(StrictModel):
         None
     )
     description: Note | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> EvidenceIn:
         if (self.file is None) == (self.url is None):
             raise ValueError("expected exactly one of file or url")
+        if self.sha256 is not None and self.file is None:
+            raise ValueError("sha256: only a file has a sha256, not a url")
         return self
 
 
