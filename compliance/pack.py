@@ -14,7 +14,6 @@ import json
 import posixpath
 import re
 import stat
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ from compliance import __version__
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
 from compliance.policy import LoadedPolicy
-from compliance.reports import model, render
+from compliance.reports import model
+from compliance.reports.batch import RenderJob, render_all
 from compliance.store.models import (
     AssessmentCatalog,
     Catalog,
@@ -116,20 +116,10 @@ def _stamp(day: date) -> tuple[int, int, int, int, int, int]:
     return (max(day.year, 1980), day.month, day.day, 0, 0, 0)
 
 
-def _pdf(report: dict[str, Any], templates: Path | None) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.pdf"
-        render.render_pdf(report, path, templates)
-        return path.read_bytes()
-
-
-def _xlsx(report: dict[str, Any], stamp: tuple[int, int, int, int, int, int]) -> bytes:
-    from compliance.reports.xlsx import write_workbook
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.xlsx"
-        write_workbook(report, path)
-        return normalise_zip(path.read_bytes(), stamp)
+def _freshness(flag: dict[str, Any] | None) -> dict[str, Any]:
+    if flag is None:
+        return {"stale": False}
+    return {"stale": True, "age_days": flag["age_days"], "max_age_days": flag["max_age_days"]}
 
 
 def _collect_entries(
@@ -139,6 +129,7 @@ def _collect_entries(
     scope: PackScope,
     templates: Path | None,
     progress: Callable[[str], None],
+    workers: int = 1,
 ) -> tuple[list[_Entry], dict[str, Any]]:
     pairs = model.latest_assessments(session, list(scope.deployments) or None)
     found = {d.key for d, _a, _p in pairs}
@@ -182,21 +173,31 @@ def _collect_entries(
         return final
 
     stale_by_deployment: dict[str, list[dict[str, Any]]] = {}
-    progress("portfolio summary")
+    progress("building report data")
     summary = model.summary_report(session, as_of, policy, deployments)
-    add("reports/summary.pdf", _pdf(summary, templates))
-    add("reports/summary.xlsx", _xlsx(summary, stamp))
+    jobs: list[tuple[str, RenderJob]] = []
+
+    def both(base: str, report: dict[str, Any]) -> None:
+        jobs.append((f"{base}.pdf", RenderJob(report, "pdf", templates)))
+        jobs.append((f"{base}.xlsx", RenderJob(report, "xlsx", templates)))
+
+    both("reports/summary", summary)
     for dep, a, _prev in pairs:
-        progress(f"gap report {dep.key}")
         gap = model.gap_report(session, dep.key, a.key, as_of, policy)
         stale_by_deployment[dep.key] = gap["stale_evidence"]
-        add(f"reports/deployments/{_safe_part(dep.key)}/gap.pdf", _pdf(gap, templates))
-        add(f"reports/deployments/{_safe_part(dep.key)}/gap.xlsx", _xlsx(gap, stamp))
+        both(f"reports/deployments/{_safe_part(dep.key)}/gap", gap)
     for fw in frameworks:
-        progress(f"evidence report {fw}")
-        ev = model.evidence_report(session, fw, None, as_of, deployments, policy)
-        add(f"reports/evidence/{_safe_part(fw)}.pdf", _pdf(ev, templates))
-        add(f"reports/evidence/{_safe_part(fw)}.xlsx", _xlsx(ev, stamp))
+        both(
+            f"reports/evidence/{_safe_part(fw)}",
+            model.evidence_report(session, fw, None, as_of, deployments, policy),
+        )
+    rendered = render_all(
+        [j for _p, j in jobs],
+        workers,
+        lambda done, total: progress(f"rendered {done} of {total} reports"),
+    )
+    for (path, job), data in zip(jobs, rendered, strict=True):
+        add(path, normalise_zip(data, stamp) if job.fmt == "xlsx" else data)
 
     stale = {
         (g_dep, e["check"], e["name"]): e
@@ -244,6 +245,7 @@ def _collect_entries(
                 path=path,
                 sha256=sha,
                 size=size,
+                **_freshness(stale.get((dep_of[aid], check, name))),
             )
         )
 
@@ -307,10 +309,12 @@ def build_pack(
     out: Path,
     templates: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Write the pack to `out` (atomically) and return its manifest."""
+    """Write the pack to `out` (atomically) and return its manifest; reports are rendered by
+    `workers` processes."""
     entries, meta = _collect_entries(
-        session, store, policy, scope, templates, progress or (lambda _m: None)
+        session, store, policy, scope, templates, progress or (lambda _m: None), workers
     )
     files = []
     for e in sorted(entries, key=lambda x: x.path):

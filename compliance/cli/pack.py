@@ -45,6 +45,13 @@ from compliance.store import catalog_store
     type=click.Path(dir_okay=False, path_type=Path),
     help="Zip file to write.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Render the reports with this many processes.",
+)
 @click.pass_context
 @handle_errors
 def pack(
@@ -54,6 +61,7 @@ def pack(
     as_of: date | None,
     templates: Path | None,
     out: Path | None,
+    jobs: int,
 ) -> None:
     """Build an audit pack: reports, evidence files, the exact catalogs, mappings and policy,
     and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`.
@@ -80,6 +88,7 @@ def pack(
             out,
             templates,
             progress=lambda msg: status.update(f"pack: {msg}"),
+            workers=jobs,
         )
     size = sum(f["size"] for f in manifest["files"])
     click.echo(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")

@@ -13,6 +13,7 @@ from rich.console import Console
 from compliance.cli.context import AppContext, handle_errors, pass_app
 from compliance.cli.decisions import DateType
 from compliance.reports import model, render
+from compliance.reports.batch import RenderJob, render_all
 from compliance.store import catalog_store
 
 FORMATS = ("pdf", "html", "xlsx")
@@ -69,31 +70,77 @@ def report() -> None:
 
 
 @report.command()
-@click.argument("deployment")
-@click.option("--assessment", "assessment_id", help="Assessment id [default: the latest].")
+@click.argument("deployments", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every deployment with an assessment.")
+@click.option(
+    "--assessment",
+    "assessment_id",
+    help="Assessment id [default: the latest]; one deployment only.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Render with this many processes.",
+)
 @_common
 @pass_app
 @handle_errors
 def gap(
     app: AppContext,
-    deployment: str,
+    deployments: tuple[str, ...],
+    every: bool,
     assessment_id: str | None,
+    jobs: int,
     fmt: str,
     out: Path,
     as_of: date | None,
     templates: Path | None,
 ) -> None:
-    """Gap report for one deployment: decision, profile, gaps with remediation, every control.
+    """Gap report for a deployment: decision, profile, gaps with remediation, every control.
+
+    With several deployments (or --all), -o names a folder and each report is written there as
+    gap-DEPLOYMENT.FORMAT, rendered by --jobs processes.
 
     \b
-    Example:
+    Examples:
       compliance report gap payments-recon-agent --format pdf -o out/payments-gap.pdf
+      compliance report gap --all --jobs 2 -o out/gap-reports/
     """
+    if not deployments and not every:
+        raise click.UsageError("name a DEPLOYMENT or give --all")
     with app.session() as session:
-        data = model.gap_report(
-            session, deployment, assessment_id, as_of, catalog_store.current_policy(session)
+        policy = catalog_store.current_policy(session)
+        keys = list(deployments) or [d.key for d, _a, _p in model.latest_assessments(session)]
+        if assessment_id and len(keys) != 1:
+            raise click.UsageError("--assessment goes with exactly one deployment")
+        reports = [model.gap_report(session, key, assessment_id, as_of, policy) for key in keys]
+    if len(keys) == 1 and not every:
+        _output(reports[0], fmt, out, templates)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [out / f"gap-{r['deployment']['key']}.{fmt}" for r in reports]
+    _output_many(reports, fmt, targets, templates, jobs)
+
+
+def _output_many(
+    reports: list[dict[str, Any]], fmt: str, targets: list[Path], templates: Path | None, jobs: int
+) -> None:
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"rendering {len(reports)} reports", total=len(reports))
+        rendered = render_all(
+            [RenderJob(r, fmt, templates) for r in reports],
+            jobs,
+            lambda done, _total: bar.update(task, completed=done),
         )
-    _output(data, fmt, out, templates)
+    for target, data in zip(targets, rendered, strict=True):
+        tmp = target.with_name(f".{target.name}.partial")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        click.echo(str(target))
 
 
 @report.command()
