@@ -248,9 +248,20 @@ def sheet_name(wb: Any, wanted: str) -> str:
     return name
 
 
+def print_setup(ws: Any) -> None:
+    """Print landscape, one page wide, header row repeated: a sheet that prints readably."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
 def new_sheet(wb: Any, wanted: str, cols: Sequence[Col], freeze: str | None) -> Any:
     """A write-only sheet with its column widths and frozen panes, both set before any row."""
     ws = wb.create_sheet(sheet_name(wb, wanted))
+    print_setup(ws)
+    ws.print_title_rows = "1:1"
     for i, c in enumerate(cols, 1):
         ws.column_dimensions[get_column_letter(i)].width = c.width
     if freeze:
@@ -377,6 +388,7 @@ class SummarySheet:
 
     def __init__(self, wb: Any, title: str, subtitle: str) -> None:
         self.ws = wb.create_sheet(sheet_name(wb, "Summary"))
+        print_setup(self.ws)
         for i, w in enumerate(SUMMARY_WIDTHS, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
         self.row = 0
