@@ -20,7 +20,7 @@ from compliance.store.models import Assessment, Result
 @pass_app
 @handle_errors
 def import_(app: AppContext, paths: tuple[Path, ...]) -> None:
-    """Import assessment files (YAML or JSON) and folders of them, all or nothing.
+    """Import assessment files (YAML or JSON, or OSCAL assessment-results) and folders of them, all or nothing.
 
     Every file is validated first; if any is bad, each problem is printed with its file and
     place and nothing is written. Re-importing an unchanged file changes nothing.
