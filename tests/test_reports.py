@@ -283,3 +283,54 @@ def test_view_model_is_built_once_from_the_store(engine, run, examples) -> None:
     }
     html = render.render_html(gap)
     assert "IDN-02" in html
+
+
+def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    html = tmp_path / "gap.html"
+    assert (
+        run("report", "gap", "payments-recon-agent", "--format", "html", "-o", str(html)).exit_code
+        == 0
+    )
+    text = html.read_text()
+    # AUD-01's sample was collected 2026-07-29: 114 days before 2026-11-20, the policy allows 90.
+    assert (
+        "Stale evidence" in text
+        and "collected 114 days before the as-of date; the policy allows 90" in text
+    )
+    # The August drill record for REV-01 is 98 days old and REV-01 allows 180: not stale.
+    assert text.count("stale evidence") == 1
+    out = tmp_path / "pack.zip"
+    assert (
+        run(
+            "pack",
+            "--deployment",
+            "payments-recon-agent",
+            "--framework",
+            "owasp-asi-2026",
+            "-o",
+            str(out),
+        ).exit_code
+        == 0
+    )
+    import json
+    import zipfile
+
+    manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
+    drill = next(e for e in manifest["evidence"] if e["target"] == "REV-01")
+    assert drill["stale"] is False
+    later = tmp_path / "later.html"
+    assert (
+        run(
+            "report",
+            "gap",
+            "payments-recon-agent",
+            "--format",
+            "html",
+            "-o",
+            str(later),
+            "--as-of",
+            "2027-03-01",
+        ).exit_code
+        == 0
+    )
+    assert "collected 199 days before the as-of date; the policy allows 180" in later.read_text()

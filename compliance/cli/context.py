@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceError, InvalidInput
@@ -58,13 +60,34 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+RETRIES = 8
+
+
+def _with_retries(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a command, retrying it whole when the database reports a transient conflict.
+
+    Commands print only after their unit of work has committed, so a retry repeats nothing the
+    user has seen.
+    """
+    delay = 0.05
+    for attempt in range(RETRIES):
+        try:
+            return fn(*args, **kwargs)
+        except DBAPIError as exc:
+            if attempt == RETRIES - 1 or not db.is_transient(exc):
+                raise
+            time.sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
 def handle_errors(fn: F) -> F:
     """Turn domain and database errors into a message and a non-zero exit, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return _with_retries(fn, *args, **kwargs)
         except InvalidInput as exc:
             click.secho(
                 f"error: {len(exc.problems)} problem(s) found; nothing was written",

@@ -8,7 +8,7 @@ import mimetypes
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class PreparedEvidence:
     digest: FileDigest | None
     url: str | None
     description: str | None
+    collected: date | None = None
 
 
 @dataclass
@@ -191,7 +192,9 @@ def _prepare_evidence(
         for j, ev in enumerate(result.evidence):
             loc = f"assessment.results[{i}].evidence[{j}]"
             if ev.url is not None:
-                items.append(PreparedEvidence("url", None, None, None, ev.url, ev.description))
+                items.append(
+                    PreparedEvidence("url", None, None, None, ev.url, ev.description, ev.collected)
+                )
                 continue
             assert ev.file is not None
             where = _inside(base, ev.file)
@@ -199,7 +202,9 @@ def _prepare_evidence(
                 stored = _stored(store, base, ev.file, ev.sha256)
                 if stored is not None:
                     items.append(
-                        PreparedEvidence("file", ev.file, None, stored, None, ev.description)
+                        PreparedEvidence(
+                            "file", ev.file, None, stored, None, ev.description, ev.collected
+                        )
                     )
                     continue
                 if _missing_inside(base, ev.file):
@@ -232,17 +237,24 @@ def _prepare_evidence(
                     )
                 )
                 continue
-            items.append(PreparedEvidence("file", ev.file, where, d, None, ev.description))
+            items.append(
+                PreparedEvidence("file", ev.file, where, d, None, ev.description, ev.collected)
+            )
         out.append(items)
     return out
+
+
+OPTIONAL_EVIDENCE_FIELDS = ("sha256", "collected")
 
 
 def _fingerprint(doc: AssessmentDoc, evidence: list[list[PreparedEvidence]]) -> str:
     dumped = doc.model_dump(mode="json")
     for result in dumped["assessment"]["results"]:
         for ev in result["evidence"]:
-            if ev["sha256"] is None:
-                del ev["sha256"]  # so that files without one keep their fingerprint
+            # Fields added to the format later leave the fingerprint of files without them as it was.
+            for key in OPTIONAL_EVIDENCE_FIELDS:
+                if ev.get(key) is None:
+                    ev.pop(key, None)
     body = {
         "doc": dumped,
         "evidence": [[e.digest.sha256 if e.digest else e.url for e in items] for items in evidence],
@@ -487,7 +499,9 @@ def _write_one(
                         media_type=e.digest.media_type if e.digest else None,
                         url=e.url,
                         description=e.description,
-                        collected_at=now,
+                        collected_at=now
+                        if e.collected is None
+                        else datetime.combine(e.collected, time.min, tzinfo=UTC),
                     )
                 )
         if ev_rows:

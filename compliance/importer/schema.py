@@ -118,6 +118,8 @@ class EvidenceIn(StrictModel):
     )
     description: Note | None = None
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    # When the evidence was produced (a drill, an export); default: when it was imported.
+    collected: Day | None = None
 
     @model_validator(mode="after")
     def _one(self) -> EvidenceIn:

@@ -45,7 +45,8 @@ def event_hash(
 
 
 def _lock_chain(session: Session) -> None:
-    # Two writers must not both extend the same tail of the chain.
+    # Two writers must not both extend the same tail of the chain. store.db.transaction takes
+    # this lock already; taking it again here keeps the guarantee for any other caller.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))
 

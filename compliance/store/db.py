@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,13 +30,25 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("COMPLIANCE_SQLITE_BUSY_TIMEOUT_MS", "120000"))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is switched off; `_sqlite_begin` starts each one.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a committed import survives power loss, not only a crash of the process.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at the start: a transaction that reads and then writes can otherwise
+    # fail with SQLITE_BUSY when another writer committed in between, which no timeout fixes.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -47,8 +59,9 @@ def make_engine(url: str | None = None) -> Engine:
     except Exception as exc:
         raise ComplianceError(f"invalid database URL {resolved!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(resolved, connect_args={"timeout": 30})
+        engine = create_engine(resolved, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(resolved, pool_pre_ping=True)
 
@@ -59,9 +72,29 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    Writers never interleave: SQLite takes its write lock at BEGIN, PostgreSQL a
+    transaction-scoped advisory lock, so a unit of work sees no other writer's half-done work
+    and the audit chain is extended by one writer at a time.
+    """
     with session_factory(engine)() as session, session.begin():
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
         yield session
+
+
+WRITER_LOCK_KEY = 7243001
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a retry of the whole unit of work can resolve."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    if code in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock not available
+        return True
+    message = str(orig or exc).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 def alembic_config(engine: Engine) -> Config:
