@@ -74,11 +74,15 @@ class EvidenceStore:
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def put(self, source: Path, expected: FileDigest) -> Path:
-        """Copy `source` in unless already present; the copy must hash to `expected`."""
+    def put(self, source: Path, expected: FileDigest, *, sync: bool = True) -> bool:
+        """Copy `source` in unless already present; the copy must hash to `expected`.
+
+        Returns True when a new file was written. With sync=False the caller makes the new
+        files durable itself (one os.sync() for a whole import) before anything points to them.
+        """
         target = self.path_for(expected.sha256)
         if target.is_file():
-            return target
+            return False
         target.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=target.parent)
@@ -88,7 +92,8 @@ class EvidenceStore:
                     h.update(chunk)
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                if sync:
+                    os.fsync(out.fileno())
             if h.hexdigest() != expected.sha256:
                 raise ComplianceError(
                     f"{source}: evidence file changed while it was being imported"
@@ -98,7 +103,7 @@ class EvidenceStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return target
+        return True
 
     def open(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()

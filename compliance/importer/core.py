@@ -8,11 +8,10 @@ import mimetypes
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance import oscal
@@ -20,19 +19,15 @@ from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest
 from compliance.importer.schema import AssessmentDoc
+from compliance.importer.writer import write_batch
 from compliance.store import audit
 from compliance.store.catalog_store import current_catalog_ids
 from compliance.store.models import (
     Assessment,
-    AssessmentCatalog,
     Catalog,
     Check,
     Control,
     Deployment,
-    Evidence,
-    Result,
-    RiskAcceptance,
-    SafetyScore,
 )
 from compliance.validation import validate
 
@@ -363,183 +358,10 @@ def _finalized_conflicts(session: Session, batch: list[Prepared]) -> Iterable[Pr
             )
 
 
-def _profile_columns(doc: AssessmentDoc) -> dict[str, Any]:
-    d = doc.deployment
-    return dict(
-        model_name=d.model.name,
-        model_version=d.model.version,
-        workload_identity=d.identity.workload_identity if d.identity else None,
-        credentials=d.identity.credentials if d.identity else None,
-        tools=None if d.tools is None else [t.model_dump() for t in d.tools],
-        data_classes=None if d.data is None else list(d.data),
-        authority=list(d.authority),
-        autonomy=d.autonomy,
-        customer_facing=d.customer_facing,
-        audit_logging=d.audit.logging if d.audit else None,
-        profile=d.model_dump(mode="json", exclude_none=False),
-    )
-
-
-def _delete_children(session: Session, assessment_id: int) -> None:
-    result_ids = select(Result.id).where(Result.assessment_id == assessment_id).scalar_subquery()
-    session.execute(delete(Evidence).where(Evidence.result_id.in_(result_ids)))
-    for model in (Result, RiskAcceptance, SafetyScore, AssessmentCatalog):
-        session.execute(delete(model).where(model.assessment_id == assessment_id))
-
-
-def _write_one(
-    session: Session,
-    store: EvidenceStore,
-    p: Prepared,
-    refs: _References,
-    now: datetime,
-    report: ImportReport,
-) -> None:
-    d, a = p.doc.deployment, p.doc.assessment
-    dep = session.execute(select(Deployment).where(Deployment.key == d.id)).scalar_one_or_none()
-    if dep is None:
-        dep = Deployment(
-            key=d.id,
-            name=d.name,
-            owner=d.owner,
-            environment=d.environment,
-            business_process=d.business_process,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(dep)
-        session.flush()
-    existing = session.execute(
-        select(Assessment).where(Assessment.deployment_id == dep.id, Assessment.key == a.id)
-    ).scalar_one_or_none()
-    if existing is not None and existing.fingerprint == p.fingerprint:
-        report.unchanged.append(p.label)
-        return
-    latest = session.execute(
-        select(Assessment.assessed_on)
-        .where(Assessment.deployment_id == dep.id, Assessment.key != a.id)
-        .order_by(Assessment.assessed_on.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if latest is None or a.date >= latest:
-        # The deployment record follows its most recent assessment.
-        dep.name, dep.owner, dep.environment, dep.business_process = (
-            d.name,
-            d.owner,
-            d.environment,
-            d.business_process,
-        )
-        dep.updated_at = now
-    columns = dict(
-        assessed_on=a.date,
-        assessor=a.assessor,
-        source_name=p.label,
-        fingerprint=p.fingerprint,
-        imported_at=now,
-        **_profile_columns(p.doc),
-    )
-    if existing is not None:
-        if (
-            existing.state == "final"
-        ):  # guarded in prepare(); kept here so the library never alters one
-            raise ComplianceError(f"assessment {a.id} of deployment {d.id} is finalized")
-        _delete_children(session, existing.id)
-        for k, v in columns.items():
-            setattr(existing, k, v)
-        assessment = existing
-        report.replaced.append(p.label)
-    else:
-        assessment = Assessment(deployment_id=dep.id, key=a.id, state="draft", **columns)
-        session.add(assessment)
-        report.imported.append(p.label)
-    session.flush()
-    aid = assessment.id
-    session.execute(
-        insert(AssessmentCatalog), [dict(assessment_id=aid, catalog_id=c) for c in refs.catalog_ids]
-    )
-    if d.model.safety_scores:
-        session.execute(
-            insert(SafetyScore),
-            [
-                dict(assessment_id=aid, benchmark=s.benchmark, version=s.version, score=s.score)
-                for s in d.model.safety_scores
-            ],
-        )
-    if a.results:
-        rows = [
-            dict(
-                assessment_id=aid,
-                check_id=refs.checks[r.check] if r.check else None,
-                control_id=refs.controls[r.control][0] if r.control else None,
-                status=r.status,
-                notes=r.notes,
-                position=i,
-            )
-            for i, r in enumerate(a.results)
-        ]
-        result_ids = list(
-            session.execute(
-                insert(Result).returning(Result.id, sort_by_parameter_order=True), rows
-            ).scalars()
-        )
-        ev_rows = []
-        for rid, items in zip(result_ids, p.evidence, strict=True):
-            for pos, e in enumerate(items):
-                if e.digest is not None and e.path is not None:
-                    store.put(e.path, e.digest)
-                    report.evidence_files += 1
-                ev_rows.append(
-                    dict(
-                        result_id=rid,
-                        position=pos,
-                        kind=e.kind,
-                        file_name=e.file_name,
-                        sha256=e.digest.sha256 if e.digest else None,
-                        size=e.digest.size if e.digest else None,
-                        media_type=e.digest.media_type if e.digest else None,
-                        url=e.url,
-                        description=e.description,
-                        collected_at=now
-                        if e.collected is None
-                        else datetime.combine(e.collected, time.min, tzinfo=UTC),
-                    )
-                )
-        if ev_rows:
-            session.execute(insert(Evidence), ev_rows)
-    if a.acceptances:
-        session.execute(
-            insert(RiskAcceptance),
-            [
-                dict(
-                    assessment_id=aid,
-                    check_id=refs.checks[x.check],
-                    approved_by=x.approved_by,
-                    justification=x.justification,
-                    expires=x.expires,
-                    position=i,
-                )
-                for i, x in enumerate(a.acceptances)
-            ],
-        )
-    audit.record(
-        session,
-        "assessment.import",
-        f"{d.id}/{a.id}",
-        {
-            "file": p.label,
-            "fingerprint": p.fingerprint,
-            "results": len(a.results),
-            "replaced": existing is not None,
-        },
-    )
-
-
 def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
     """Validate every file under `paths`, then write them all in the caller's transaction."""
     refs = _References(session)
     prepared, skipped = prepare(session, paths, refs, store)
     report = ImportReport(skipped=skipped)
-    now = datetime.now(UTC)
-    for p in prepared:
-        _write_one(session, store, p, refs, now, report)
+    write_batch(session, store, prepared, refs, report)
     return report
