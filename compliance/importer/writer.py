@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # Core tables: per-row UPDATEs by a bound id, without the ORM's bulk-update machinery.
 DEPLOYMENTS = Base.metadata.tables["deployments"]
 ASSESSMENTS = Base.metadata.tables["assessments"]
+RESULTS = Base.metadata.tables["results"]
 CHUNK = 5_000  # rows per IN list or bulk statement, within every backend's parameter limits
 T = TypeVar("T")
 
@@ -97,8 +98,8 @@ def _deployments(session: Session, batch: Sequence[Prepared], now: datetime) -> 
             for k in key_part
         ]
         returned = session.execute(
-            insert(Deployment).returning(
-                Deployment.key, Deployment.id, sort_by_parameter_order=True
+            insert(DEPLOYMENTS).returning(
+                DEPLOYMENTS.c.key, DEPLOYMENTS.c.id, sort_by_parameter_order=True
             ),
             rows,
         ).all()
@@ -237,7 +238,7 @@ def write_batch(
         ]
         returned = (
             session.execute(
-                insert(Assessment).returning(Assessment.id, sort_by_parameter_order=True), rows
+                insert(ASSESSMENTS).returning(ASSESSMENTS.c.id, sort_by_parameter_order=True), rows
             )
             .scalars()
             .all()
@@ -307,10 +308,10 @@ def _bulk(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
     for row in rows:
         buffer.append(row)
         if len(buffer) >= CHUNK:
-            session.execute(insert(model), buffer)
+            session.execute(insert(model.__table__), buffer)
             buffer = []
     if buffer:
-        session.execute(insert(model), buffer)
+        session.execute(insert(model.__table__), buffer)
 
 
 def _write_results(
@@ -343,7 +344,8 @@ def _write_results(
     for part_rows, part_items in zip(chunks(rows), chunks(evidence_of), strict=True):
         result_ids = (
             session.execute(
-                insert(Result).returning(Result.id, sort_by_parameter_order=True), list(part_rows)
+                insert(RESULTS).returning(RESULTS.c.id, sort_by_parameter_order=True),
+                list(part_rows),
             )
             .scalars()
             .all()
