@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance import __version__, views
-from compliance.gate import Decision
+from compliance.gate import Decision, decide
 from compliance.policy import LoadedPolicy
 from compliance.rollup import CONTROL_STATUSES, framework_score
 from compliance.store import queries
@@ -29,7 +29,13 @@ from compliance.store.models import (
     Result,
     RiskAcceptance,
 )
-from compliance.store.rollup import ControlStatus, contributions, control_statuses
+from compliance.store.rollup import (
+    ControlStatus,
+    contributions,
+    control_info,
+    control_statuses,
+    status_matrix,
+)
 
 STATUS_LABELS = {
     "met": "Met",
@@ -479,36 +485,54 @@ def summary_report(
     fw_info = _frameworks(session, catalog_ids)
     groups = _top_groups(session, catalog_ids)
     # One set-based roll-up for every latest and previous assessment.
-    statuses = control_statuses(session, latest_ids + prev_ids)
-    per_assessment: dict[int, list[ControlStatus]] = defaultdict(list)
-    for s in statuses:
-        per_assessment[s.assessment_id].append(s)
+    # One set-based roll-up for every latest and previous assessment, as plain tuples.
+    matrix = status_matrix(session, latest_ids + prev_ids)
+    info = control_info(session, {row[1] for row in matrix})
+    per_assessment: dict[int, list[tuple[str, str, str]]] = defaultdict(
+        list
+    )  # (framework, group, status)
     columns: list[tuple[str, str, str]] = []  # (framework, group ref, title)
     seen_cols: set[tuple[str, str]] = set()
-    for s in statuses:
-        g, title = groups[s.control_id]
-        if (s.framework, g) not in seen_cols:
-            seen_cols.add((s.framework, g))
-            columns.append((s.framework, g, title))
+    for aid, cid, status, *_rest in matrix:
+        fw = info[cid].framework
+        g, title = groups[cid]
+        per_assessment[aid].append((fw, g, status))
+        if (fw, g) not in seen_cols:
+            seen_cols.add((fw, g))
+            columns.append((fw, g, title))
     columns.sort(key=lambda c: c[0])  # stable: keeps catalog order within a framework
 
     def cell_scores(aid: int) -> dict[tuple[str, str], float | None]:
         buckets: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for s in per_assessment.get(aid, []):
-            buckets[(s.framework, groups[s.control_id][0])].append(s.status)
+        for fw, g, status in per_assessment.get(aid, []):
+            buckets[(fw, g)].append(status)
         return {k: framework_score(v) for k, v in buckets.items()}
 
     def overall(aid: int) -> float | None:
-        return framework_score(s.status for s in per_assessment.get(aid, []))
+        return framework_score(status for _fw, _g, status in per_assessment.get(aid, []))
+
+    all_assessments = [a for _d, a, _p in pairs] + [p for _d, _a, p in pairs if p is not None]
+    inputs = queries.gate_inputs_many(session, all_assessments)
+
+    def decide_for(a: Assessment) -> Decision:
+        gi = inputs[a.id]
+        return decide(
+            gi.profile,
+            gi.results,
+            gi.acceptances,
+            gi.scores,
+            policy.policy,
+            queries.as_of_default(a, as_of),
+        )
 
     rows: list[dict[str, Any]] = []
     failing: Counter[str] = Counter()
     conditional: Counter[str] = Counter()
     for dep, a, prev in pairs:
-        d = views.decision(session, a, policy, as_of)
+        d = decide_for(a)
         failing.update(f.check for f in d.blockers if f.check)
         conditional.update(f.check for f in d.conditions if f.check)
-        prev_d = views.decision(session, prev, policy, as_of) if prev else None
+        prev_d = decide_for(prev) if prev else None
         rows.append(
             dict(
                 deployment=dep.key,

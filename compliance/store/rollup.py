@@ -7,8 +7,9 @@ rule stated in Python); a result recorded directly on a control overrides the ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
@@ -80,25 +81,47 @@ def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def control_statuses(
-    session: Session, assessment_ids: Sequence[int], framework: str | None = None
-) -> list[ControlStatus]:
-    """Status of every assessable control for each assessment, ordered by framework and position."""
-    if not assessment_ids:
-        return []
+IDS_PER_QUERY = 10_000  # assessment ids per statement, inside every backend's parameter limit
+
+
+@dataclass(frozen=True)
+class ControlInfo:
+    framework: str
+    catalog_id: int
+    ref: str
+    kind: str
+    parent_ref: str | None
+    title: str | None
+    text: str | None
+    position: int
+
+
+def _matrix_query(assessment_ids: Sequence[int], framework: str | None) -> Select[Any]:
+    """(assessment, control, status, source, mapped count, direct status, direct notes) rows."""
     m = _mapped_results(assessment_ids).subquery("m")
-    n_mapped = func.count(m.c.check_id)
-    n_na = _count(m.c.status == "not_applicable")
-    n_fail = _count(m.c.status == "fail")
-    n_pass = _count(m.c.status == "pass")
-    n_none = _count(and_(m.c.check_id.is_not(None), m.c.status.is_(None)))
-    considered = n_mapped - n_na
+    # Aggregate the mapped results per (assessment, control) first: the join with the controls
+    # below then needs no grouping, and no wide columns travel through a sort.
+    agg = (
+        select(
+            m.c.assessment_id,
+            m.c.control_id,
+            func.count(m.c.check_id).label("n"),
+            _count(m.c.status == "not_applicable").label("na"),
+            _count(m.c.status == "fail").label("fail"),
+            _count(m.c.status == "pass").label("ok"),
+            _count(m.c.status.is_(None)).label("none"),
+        )
+        .group_by(m.c.assessment_id, m.c.control_id)
+        .subquery("agg")
+    )
+    n = func.coalesce(agg.c.n, 0)
+    considered = n - func.coalesce(agg.c.na, 0)
     rolled = case(
-        (n_mapped == 0, literal("unmapped")),
+        (n == 0, literal("unmapped")),
         (considered == 0, literal("not_applicable")),
-        (n_fail > 0, literal("gap")),
-        (n_pass == considered, literal("met")),
-        (n_none == considered, literal("not_assessed")),
+        (agg.c.fail > 0, literal("gap")),
+        (agg.c.ok == considered, literal("met")),
+        (agg.c.none == considered, literal("not_assessed")),
         else_=literal("partial"),
     )
     direct = aliased(Result)
@@ -112,46 +135,102 @@ def control_statuses(
     q = (
         select(
             ac.assessment_id,
-            Catalog.key,
-            Catalog.id,
             Control.id,
-            Control.ref,
-            Control.kind,
-            Control.parent_ref,
-            Control.title,
-            Control.text,
-            Control.position,
-            func.coalesce(func.max(direct_status), rolled),
-            case((func.max(direct.status).is_(None), literal("rollup")), else_=literal("direct")),
-            func.cast(n_mapped, Integer),
-            func.max(direct.status),
-            func.max(direct.notes),
+            func.coalesce(direct_status, rolled),
+            case((direct.status.is_(None), literal("rollup")), else_=literal("direct")),
+            func.cast(n, Integer),
+            direct.status,
+            direct.notes,
         )
         .select_from(ac)
         .join(Catalog, and_(Catalog.id == ac.catalog_id, Catalog.kind == "framework"))
         .join(Control, and_(Control.catalog_id == Catalog.id, Control.assessable.is_(True)))
-        .outerjoin(m, and_(m.c.assessment_id == ac.assessment_id, m.c.control_id == Control.id))
+        .outerjoin(
+            agg, and_(agg.c.assessment_id == ac.assessment_id, agg.c.control_id == Control.id)
+        )
         .outerjoin(
             direct, and_(direct.assessment_id == ac.assessment_id, direct.control_id == Control.id)
         )
         .where(ac.assessment_id.in_(assessment_ids))
-        .group_by(
-            ac.assessment_id,
-            Catalog.key,
-            Catalog.id,
-            Control.id,
-            Control.ref,
-            Control.kind,
-            Control.parent_ref,
-            Control.title,
-            Control.text,
-            Control.position,
-        )
         .order_by(ac.assessment_id, Catalog.key, Control.position)
     )
     if framework is not None:
         q = q.where(Catalog.key == framework)
-    return [ControlStatus(*row) for row in session.execute(q).all()]  # type: ignore[call-arg]
+    return q
+
+
+def status_matrix(
+    session: Session, assessment_ids: Sequence[int], framework: str | None = None
+) -> list[tuple[int, int, str, str, int, str | None, str | None]]:
+    """The portfolio gap matrix: one row per (assessment, assessable control), as plain tuples
+    (assessment id, control id, status, source, mapped checks, direct status, direct notes),
+    ordered by assessment, framework and control position."""
+    out: list[tuple[int, int, str, str, int, str | None, str | None]] = []
+    ids = sorted(set(assessment_ids))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        part = ids[start : start + IDS_PER_QUERY]
+        # Through the Core connection: plain rows, without the ORM's per-row result processing.
+        result = session.connection().execute(_matrix_query(part, framework))
+        out.extend(tuple(row) for row in result.fetchall())
+    return out
+
+
+def control_info(session: Session, control_ids: Iterable[int]) -> dict[int, ControlInfo]:
+    """Framework, ref, title and text of controls, fetched once rather than per assessment."""
+    wanted = sorted(set(control_ids))
+    info: dict[int, ControlInfo] = {}
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        part = wanted[start : start + IDS_PER_QUERY]
+        for cid, fw, cat_id, ref, kind, parent, title, text, pos in session.execute(
+            select(
+                Control.id,
+                Catalog.key,
+                Catalog.id,
+                Control.ref,
+                Control.kind,
+                Control.parent_ref,
+                Control.title,
+                Control.text,
+                Control.position,
+            )
+            .join(Catalog, Catalog.id == Control.catalog_id)
+            .where(Control.id.in_(part))
+        ).all():
+            info[cid] = ControlInfo(fw, cat_id, ref, kind, parent, title, text, pos)
+    return info
+
+
+def control_statuses(
+    session: Session, assessment_ids: Sequence[int], framework: str | None = None
+) -> list[ControlStatus]:
+    """Status of every assessable control for each assessment, ordered by framework and position."""
+    if not assessment_ids:
+        return []
+    rows = status_matrix(session, assessment_ids, framework)
+    info = control_info(session, {r[1] for r in rows})
+    out = []
+    for aid, cid, status, source, mapped, d_status, d_notes in rows:
+        c = info[cid]
+        out.append(
+            ControlStatus(
+                aid,
+                c.framework,
+                c.catalog_id,
+                cid,
+                c.ref,
+                c.kind,
+                c.parent_ref,
+                c.title,
+                c.text,
+                c.position,
+                status,
+                source,
+                mapped,
+                d_status,
+                d_notes,
+            )
+        )
+    return out
 
 
 def contributions(
