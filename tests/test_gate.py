@@ -319,3 +319,144 @@ def test_gate_errors_exit_1(run) -> None:  # type: ignore[no-untyped-def]
     result = run("gate", "no-such-agent")
     assert result.exit_code == 1 and "unknown deployment 'no-such-agent'" in result.output
     assert run("gate", "x", "--as-of", "tomorrow").exit_code == 2
+
+
+# Every policy rule once more end to end: imported into each database, decided by `compliance gate`.
+HIGH_TOOLS = {"tools": [{"name": "ticketing-api", "access": "write"}]}
+ACCEPT_TOOL01 = {
+    "check": "TOOL-01",
+    "approved_by": "ciso@example.com",
+    "justification": "Q1",
+    "expires": "2026-12-31",
+}
+EXPIRED_TOOL01 = dict(ACCEPT_TOOL01, expires="2026-11-19")
+RULES = [
+    # (id, deployment overrides, results, acceptances, as-of, decision, tier, blocking checks)
+    ("low-all-pass", {}, LOW, [], None, "APPROVE", "low", []),
+    ("missing-required", {}, LOW[:-1], [], None, "BLOCK", "low", ["AUD-01"]),
+    (
+        "active-acceptance",
+        {},
+        {**dict.fromkeys(LOW, "pass"), "TOOL-01": "fail"},
+        [ACCEPT_TOOL01],
+        None,
+        "CONDITIONAL",
+        "low",
+        [],
+    ),
+    (
+        "expired-acceptance",
+        {},
+        {**dict.fromkeys(LOW, "pass"), "TOOL-01": "fail"},
+        [EXPIRED_TOOL01],
+        None,
+        "BLOCK",
+        "low",
+        ["TOOL-01"],
+    ),
+    (
+        "acceptance-expires-later",
+        {},
+        {**dict.fromkeys(LOW, "pass"), "TOOL-01": "partial"},
+        [ACCEPT_TOOL01],
+        "2027-01-01",
+        "BLOCK",
+        "low",
+        ["TOOL-01"],
+    ),
+    (
+        "score-floor",
+        {
+            "model": {
+                "name": "m",
+                "version": "1",
+                "safety_scores": [{"benchmark": "s", "version": "1", "score": 0.79}],
+            },
+            **HIGH_TOOLS,
+        },
+        HIGH,
+        [],
+        None,
+        "BLOCK",
+        "high",
+        [],
+    ),
+    ("no-score", {"model": {"name": "m", "version": "1"}}, LOW, [], None, "BLOCK", "low", []),
+    ("undefined-tools", {"tools": None}, LOW, [], None, "BLOCK", "low", []),
+    ("undefined-audit", {"audit": None}, LOW, [], None, "BLOCK", "low", []),
+    (
+        "regulated-needs-data02",
+        {"data": ["regulated"]},
+        HIGH,
+        [],
+        None,
+        "BLOCK",
+        "high",
+        ["DATA-02"],
+    ),
+    (
+        "regulated-with-data02",
+        {"data": ["regulated"]},
+        [*HIGH, "DATA-02"],
+        [],
+        None,
+        "APPROVE",
+        "high",
+        [],
+    ),
+    (
+        "critical-authority",
+        {"authority": ["retrieve_secrets"]},
+        CRITICAL,
+        [],
+        None,
+        "APPROVE",
+        "critical",
+        [],
+    ),
+    (
+        "critical-missing-ir01",
+        {"authority": ["retrieve_secrets"]},
+        CRITICAL[:-1],
+        [],
+        None,
+        "BLOCK",
+        "critical",
+        ["IR-01"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "results", "acceptances", "as_of", "decision", "tier", "blocking"),
+    [r[1:] for r in RULES],
+    ids=[r[0] for r in RULES],
+)
+def test_policy_rules_through_the_database(
+    run,
+    tmp_path: Path,
+    overrides,
+    results,
+    acceptances,
+    as_of,  # type: ignore[no-untyped-def]
+    decision: str,
+    tier: str,
+    blocking: list[str],
+) -> None:
+    if isinstance(results, dict):
+        result_list = [{"check": c, "status": s} for c, s in results.items()]
+    else:
+        result_list = factories.results(list(results))
+    deployment = {k: v for k, v in overrides.items() if v is not None}
+    doc = factories.assessment_doc(
+        results_list=result_list, acceptances=acceptances, deployment_overrides=deployment
+    )
+    for key in [k for k, v in overrides.items() if v is None]:
+        del doc["deployment"][key]  # a missing key is undefined
+    assert run("import", str(factories.write(tmp_path / "a", doc))).exit_code == 0
+    args = ["gate", "test-agent", "--json"] + (["--as-of", as_of] if as_of else [])
+    result = run(*args)
+    data = json.loads(result.output)
+    assert (data["decision"], data["tier"]) == (decision, tier)
+    assert result.exit_code == EXIT[decision]
+    assert sorted(b["check"] for b in data["blockers"] if b["check"]) == sorted(blocking)
