@@ -648,7 +648,15 @@ def summary_report(
         heatmap=dict(
             columns=[dict(framework=fw, ref=g, title=t) for fw, g, t in columns], rows=heat_rows
         ),
-        deployments=[{k: v for k, v in r.items() if k != "cells"} for r in rows],
+        # Every deployment, with its scores aligned to the heat map's columns (the PDF shows the
+        # riskiest few; the workbook lists them all).
+        deployments=[
+            {
+                **{k: v for k, v in r.items() if k != "cells"},
+                "cells": [r["cells"].get((fw, g)) for fw, g, _t in columns],
+            }
+            for r in rows
+        ],
         top_gaps=top_gaps,
         trend=trend[:15],
         trend_total=len(trend),

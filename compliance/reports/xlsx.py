@@ -911,9 +911,10 @@ def heatmap_sheets(wb: Any, report: Mapping[str, Any]) -> None:
             Col("Decision", 14, palette=DECISION),
             *(Col(heatmap_header(columns[i]), 16, PERCENT, heat=True) for i in idx),
         )
+        # Every deployment, riskiest first (the PDF's heat map averages all but the first few).
         rows = (
-            [r["deployment"], r["label"], r["tier"], r["decision"], *(r["cells"][i] for i in idx)]
-            for r in report["heatmap"]["rows"]
+            [r["deployment"], r["name"], r["tier"], r["decision"], *(r["cells"][i] for i in idx)]
+            for r in report["deployments"]
         )
         write_table(wb, fw["id"], cols, rows, freeze_cols=2)
 
