@@ -342,6 +342,19 @@ def gap_report(
             )
         )
     gaps.sort(key=lambda g: (g["rank"], {"fail": 0, "partial": 1, None: 2}.get(g["status"], 3)))
+    # Results recorded directly on framework controls, with their evidence.
+    direct_rows = session.execute(
+        select(Result.id, Catalog.key, Control.ref)
+        .join(Control, Control.id == Result.control_id)
+        .join(Catalog, Catalog.id == Control.catalog_id)
+        .where(Result.assessment_id == a.id)
+    ).all()
+    direct_evidence = _evidence_for(session, [rid for rid, _fw, _ref in direct_rows])
+    evidence_by_control = {
+        f"{fw}/{ref}": direct_evidence.get(rid, []) for rid, fw, ref in direct_rows
+    }
+    for items in evidence_by_control.values():
+        _mark_freshness(items, None, d.as_of, policy)
     direct_gaps = [
         dict(
             control=c["control"],
@@ -350,6 +363,7 @@ def gap_report(
             status_label=c["status_label"],
             notes=c["direct_notes"],
             framework=fw["id"],
+            evidence=evidence_by_control.get(c["control"], []),
         )
         for fw in frameworks
         for c in fw["controls"]
