@@ -98,6 +98,39 @@ def decision(session: Session, a: Assessment, policy: LoadedPolicy, as_of: date 
     )
 
 
+def decide_many(
+    session: Session, assessments: list[Assessment], policy: LoadedPolicy, as_of: date | None
+) -> dict[int, Decision]:
+    """Decisions of many assessments from a few batched queries (see queries.gate_inputs_many)."""
+    inputs = queries.gate_inputs_many(session, assessments)
+    return {
+        a.id: decide(
+            inputs[a.id].profile,
+            inputs[a.id].results,
+            inputs[a.id].acceptances,
+            inputs[a.id].scores,
+            policy.policy,
+            queries.as_of_default(a, as_of),
+        )
+        for a in assessments
+    }
+
+
+def deployment_row(dep: Deployment, a: Assessment, d: Decision) -> dict[str, Any]:
+    """One line of a portfolio listing: the deployment and its latest assessment's decision."""
+    return dict(
+        deployment=dep.key,
+        name=dep.name,
+        owner=dep.owner,
+        assessment=a.key,
+        date=a.assessed_on.isoformat(),
+        tier=d.tier,
+        decision=d.decision,
+        blockers=len(d.blockers),
+        conditions=len(d.conditions),
+    )
+
+
 def gate_json(dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy) -> dict[str, Any]:
     return dict(
         deployment=dep.key,

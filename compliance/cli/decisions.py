@@ -12,6 +12,7 @@ from sqlalchemy import select
 from compliance import views
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
 from compliance.policy import LoadedPolicy, parse_policy, read_policy_file
+from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Check, Deployment
 
@@ -169,25 +170,11 @@ def deployments(app: AppContext, as_json: bool, as_of: date | None) -> None:
     Example:
       compliance deployments --json
     """
-    out = []
     with app.session() as session:
         policy = catalog_store.current_policy(session)
-        for dep in session.execute(select(Deployment).order_by(Deployment.key)).scalars():
-            a = queries.assessment(session, dep)
-            d = views.decision(session, a, policy, as_of)
-            out.append(
-                dict(
-                    deployment=dep.key,
-                    name=dep.name,
-                    owner=dep.owner,
-                    assessment=a.key,
-                    date=a.assessed_on.isoformat(),
-                    tier=d.tier,
-                    decision=d.decision,
-                    blockers=len(d.blockers),
-                    conditions=len(d.conditions),
-                )
-            )
+        pairs = latest_assessments(session)
+        decisions = views.decide_many(session, [a for _d, a, _p in pairs], policy, as_of)
+        out = [views.deployment_row(dep, a, decisions[a.id]) for dep, a, _p in pairs]
     if as_json:
         echo_json(out)
         return

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance import __version__, views
-from compliance.gate import Decision, decide
+from compliance.gate import Decision
 from compliance.policy import LoadedPolicy
 from compliance.rollup import CONTROL_STATUSES, framework_score
 from compliance.store import queries
@@ -526,38 +526,19 @@ def summary_report(
         return framework_score(status for _fw, _g, status in per_assessment.get(aid, []))
 
     all_assessments = [a for _d, a, _p in pairs] + [p for _d, _a, p in pairs if p is not None]
-    inputs = queries.gate_inputs_many(session, all_assessments)
-
-    def decide_for(a: Assessment) -> Decision:
-        gi = inputs[a.id]
-        return decide(
-            gi.profile,
-            gi.results,
-            gi.acceptances,
-            gi.scores,
-            policy.policy,
-            queries.as_of_default(a, as_of),
-        )
+    decisions = views.decide_many(session, all_assessments, policy, as_of)
 
     rows: list[dict[str, Any]] = []
     failing: Counter[str] = Counter()
     conditional: Counter[str] = Counter()
     for dep, a, prev in pairs:
-        d = decide_for(a)
+        d = decisions[a.id]
         failing.update(f.check for f in d.blockers if f.check)
         conditional.update(f.check for f in d.conditions if f.check)
-        prev_d = decide_for(prev) if prev else None
+        prev_d = decisions[prev.id] if prev else None
         rows.append(
             dict(
-                deployment=dep.key,
-                name=dep.name,
-                owner=dep.owner,
-                assessment=a.key,
-                date=a.assessed_on.isoformat(),
-                tier=d.tier,
-                decision=d.decision,
-                blockers=len(d.blockers),
-                conditions=len(d.conditions),
+                **views.deployment_row(dep, a, d),
                 score=overall(a.id),
                 cells=cell_scores(a.id),
                 previous=None
@@ -641,14 +622,14 @@ def summary_report(
         key=lambda t: ({"worse": 0, "better": 1, "same": 2}[t["direction"]], t["deployment"])
     )
     acc = [x for x in _acceptances(session, latest_ids, report_as_of) if x["window"] is not None]
-    decisions = Counter(r["decision"] for r in rows)
+    decision_counts = Counter(r["decision"] for r in rows)
     return dict(
         kind="summary",
         title="Agent deployment posture",
         tool_version=__version__,
         as_of=report_as_of.isoformat(),
         totals=dict(
-            deployments=len(rows), **{k.lower(): decisions.get(k, 0) for k in DECISION_ORDER}
+            deployments=len(rows), **{k.lower(): decision_counts.get(k, 0) for k in DECISION_ORDER}
         ),
         by_tier=[
             dict(
