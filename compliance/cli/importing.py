@@ -17,9 +17,10 @@ from compliance.store.models import Assessment, Result
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="Print only the totals, not a line per file.")
 @pass_app
 @handle_errors
-def import_(app: AppContext, paths: tuple[Path, ...]) -> None:
+def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
     """Import assessment files (YAML or JSON, or OSCAL assessment-results) and folders of them, all or nothing.
 
     Every file is validated first; if any is bad, each problem is printed with its file and
@@ -33,14 +34,15 @@ def import_(app: AppContext, paths: tuple[Path, ...]) -> None:
     store = app.evidence_store()
     with app.session() as session:
         report = import_paths(session, store, list(paths))
-    for label in report.imported:
-        click.echo(f"imported   {label}")
-    for label in report.replaced:
-        click.echo(f"replaced   {label} (draft updated)")
-    for label in report.unchanged:
-        click.echo(f"unchanged  {label}")
-    for label in report.skipped:
-        click.echo(f"skipped    {label} (not an assessment document)")
+    if not quiet:
+        for label in report.imported:
+            click.echo(f"imported   {label}")
+        for label in report.replaced:
+            click.echo(f"replaced   {label} (draft updated)")
+        for label in report.unchanged:
+            click.echo(f"unchanged  {label}")
+        for label in report.skipped:
+            click.echo(f"skipped    {label} (not an assessment document)")
     click.echo(
         f"{len(report.imported)} imported, {len(report.replaced)} replaced, "
         f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
