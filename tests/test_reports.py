@@ -334,3 +334,54 @@ def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: 
         == 0
     )
     assert "collected 199 days before the as-of date; the policy allows 180" in later.read_text()
+
+
+def test_reports_and_pack_decide_with_a_replacement_policy(run, examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import zipfile
+
+    import yaml
+
+    policy = yaml.safe_load(
+        (render.templates_dir().parent / "mappings" / "policy.yaml").read_text()
+    )
+    policy["id"] = "strict-policy"
+    policy["tiers"][0]["requires"].append("SEC-01")
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    html = tmp_path / "gap.html"
+    assert (
+        run(
+            "report",
+            "gap",
+            "kb-search-assistant",
+            "--format",
+            "html",
+            "-o",
+            str(html),
+            "--policy",
+            str(path),
+        ).exit_code
+        == 0
+    )
+    assert "strict-policy" in html.read_text() and "SEC-01" in html.read_text()
+    rows = json.loads(run("deployments", "--json", "--policy", str(path)).output)
+    assert next(r for r in rows if r["deployment"] == "kb-search-assistant")["decision"] == "BLOCK"
+    out = tmp_path / "pack.zip"
+    assert (
+        run(
+            "pack",
+            "--deployment",
+            "kb-search-assistant",
+            "--framework",
+            "owasp-asi-2026",
+            "--policy",
+            str(path),
+            "-o",
+            str(out),
+        ).exit_code
+        == 0
+    )
+    manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
+    assert manifest["policy"]["id"] == "strict-policy"
+    assert zipfile.ZipFile(out).read(manifest["policy"]["path"]) == path.read_bytes()

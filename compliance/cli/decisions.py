@@ -7,14 +7,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from compliance import views
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
-from compliance.policy import LoadedPolicy, parse_policy, read_policy_file
 from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
-from compliance.store.models import Check, Deployment
+from compliance.store.models import Deployment
 
 EXIT_CODES = {"APPROVE": 0, "CONDITIONAL": 3, "BLOCK": 4}
 
@@ -68,11 +66,7 @@ def gate(
     with app.session() as session:
         dep = queries.deployment(session, deployment)
         a = queries.assessment(session, dep, assessment_id)
-        if policy_path is not None:
-            known = set(session.execute(select(Check.key)).scalars())
-            policy: LoadedPolicy = parse_policy(read_policy_file(policy_path), known)
-        else:
-            policy = catalog_store.current_policy(session)
+        policy = catalog_store.resolve_policy(session, policy_path)
         decision = views.decision(session, a, policy, as_of)
         data = views.gate_json(dep, a, decision, policy)
     if as_json:
@@ -161,9 +155,17 @@ def gaps(
 @click.option(
     "--as-of", type=DateType(), help="Decide as of this date [default: each assessment's date]."
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file to decide with instead of the one in force.",
+)
 @pass_app
 @handle_errors
-def deployments(app: AppContext, as_json: bool, as_of: date | None) -> None:
+def deployments(
+    app: AppContext, as_json: bool, as_of: date | None, policy_path: Path | None
+) -> None:
     """List deployments with the tier and decision of their latest assessment.
 
     \b
@@ -171,7 +173,7 @@ def deployments(app: AppContext, as_json: bool, as_of: date | None) -> None:
       compliance deployments --json
     """
     with app.session() as session:
-        policy = catalog_store.current_policy(session)
+        policy = catalog_store.resolve_policy(session, policy_path)
         pairs = latest_assessments(session)
         decisions = views.decide_many(session, [a for _d, a, _p in pairs], policy, as_of)
         out = [views.deployment_row(dep, a, decisions[a.id]) for dep, a, _p in pairs]

@@ -46,6 +46,12 @@ from compliance.store import catalog_store
     help="Zip file to write.",
 )
 @click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file to decide with instead of the one in force (it is packed too).",
+)
+@click.option(
     "--jobs",
     type=click.IntRange(1, 64),
     default=1,
@@ -62,6 +68,7 @@ def pack(
     templates: Path | None,
     out: Path | None,
     jobs: int,
+    policy_path: Path | None,
 ) -> None:
     """Build an audit pack: reports, evidence files, the exact catalogs, mappings and policy,
     and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`.
@@ -83,7 +90,7 @@ def pack(
         manifest = build_pack(
             session,
             app.evidence_store(),
-            catalog_store.current_policy(session),
+            catalog_store.resolve_policy(session, policy_path),
             PackScope(deployments, frameworks, as_of),
             out,
             templates,

@@ -45,6 +45,12 @@ def _output(report: dict[str, Any], fmt: str, out: Path, templates: Path | None)
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Policy file to decide with instead of the one in force.",
+    )(fn)
+    fn = click.option(
         "--templates",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Folder of templates overriding the built-in ones (branding, logo, colours).",
@@ -97,6 +103,7 @@ def gap(
     out: Path,
     as_of: date | None,
     templates: Path | None,
+    policy_path: Path | None,
 ) -> None:
     """Gap report for a deployment: decision, profile, gaps with remediation, every control.
 
@@ -111,7 +118,7 @@ def gap(
     if not deployments and not every:
         raise click.UsageError("name a DEPLOYMENT or give --all")
     with app.session() as session:
-        policy = catalog_store.current_policy(session)
+        policy = catalog_store.resolve_policy(session, policy_path)
         keys = list(deployments) or [d.key for d, _a, _p in model.latest_assessments(session)]
         if assessment_id and len(keys) != 1:
             raise click.UsageError("--assessment goes with exactly one deployment")
@@ -148,7 +155,12 @@ def _output_many(
 @pass_app
 @handle_errors
 def summary(
-    app: AppContext, fmt: str, out: Path, as_of: date | None, templates: Path | None
+    app: AppContext,
+    fmt: str,
+    out: Path,
+    as_of: date | None,
+    templates: Path | None,
+    policy_path: Path | None,
 ) -> None:
     """Posture summary of the whole portfolio for a CISO, in at most four pages.
 
@@ -157,7 +169,9 @@ def summary(
       compliance report summary --format pdf -o out/posture.pdf --as-of 2026-12-01
     """
     with app.session() as session:
-        data = model.summary_report(session, as_of, catalog_store.current_policy(session))
+        data = model.summary_report(
+            session, as_of, catalog_store.resolve_policy(session, policy_path)
+        )
     _output(data, fmt, out, templates)
 
 
@@ -175,6 +189,7 @@ def evidence(
     out: Path,
     as_of: date | None,
     templates: Path | None,
+    policy_path: Path | None,
 ) -> None:
     """Control-by-control evidence report for an auditor.
 
@@ -184,6 +199,10 @@ def evidence(
     """
     with app.session() as session:
         data = model.evidence_report(
-            session, framework, deployment, as_of, policy=catalog_store.current_policy(session)
+            session,
+            framework,
+            deployment,
+            as_of,
+            policy=catalog_store.resolve_policy(session, policy_path),
         )
     _output(data, fmt, out, templates)

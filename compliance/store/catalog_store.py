@@ -274,6 +274,16 @@ def current_policy(session: Session) -> LoadedPolicy:
     return parse_policy(cat.DataFile(Path(row.file_name), row.file_name, row.content, row.origin))
 
 
+def resolve_policy(session: Session, path: Path | None = None) -> LoadedPolicy:
+    """The policy named on the command line (validated against the checks), else the one in force."""
+    if path is None:
+        return current_policy(session)
+    from compliance.policy import read_policy_file
+
+    known = set(session.execute(select(Check.key)).scalars())
+    return parse_policy(read_policy_file(path), known)
+
+
 def framework_row(
     session: Session, framework: str, *, catalog_ids: Sequence[int] | None = None
 ) -> Catalog:
