@@ -385,3 +385,45 @@ def test_reports_and_pack_decide_with_a_replacement_policy(run, examples, tmp_pa
     manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
     assert manifest["policy"]["id"] == "strict-policy"
     assert zipfile.ZipFile(out).read(manifest["policy"]["path"]) == path.read_bytes()
+
+
+def _portfolio(folder: Path, n: int) -> None:
+    """n deployments, each with a previous and a latest assessment and an acceptance about to expire."""
+    for i in range(n):
+        for quarter, day in (("2026-Q3", "2026-08-20"), ("2026-Q4", "2026-11-20")):
+            results = factories.results(factories.LOW_REQUIRED)
+            results[3]["status"] = "fail" if (i + len(quarter)) % 2 else "partial"
+            doc = factories.assessment_doc(
+                results_list=results,
+                id=quarter,
+                date=day,
+                acceptances=[
+                    {
+                        "check": "TOOL-01",
+                        "approved_by": "ciso@example.com",
+                        "justification": "Inventory export lands next sprint " * 3,
+                        "expires": f"2026-12-{(i % 28) + 1:02d}",
+                    }
+                ],
+                deployment_overrides={
+                    "id": f"agent-{i:03d}",
+                    "name": f"A rather long deployment name for agent number {i}",
+                },
+            )
+            factories.write(folder / f"agent-{i:03d}", doc, name=f"{quarter}.yaml")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_summary_page_count_does_not_grow_with_the_portfolio(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _portfolio(tmp_path / "small", 2)
+    assert run("import", "-q", str(tmp_path / "small")).exit_code == 0
+    small = tmp_path / "small.pdf"
+    assert run("report", "summary", "-o", str(small)).exit_code == 0
+    _portfolio(tmp_path / "large", 40)
+    assert run("import", "-q", str(tmp_path / "large")).exit_code == 0
+    large = tmp_path / "large.pdf"
+    assert run("report", "summary", "-o", str(large)).exit_code == 0
+    pages_small, _ = _pdf_text(small)
+    pages_large, text = _pdf_text(large)
+    assert pages_small == pages_large == 3
+    assert "more are listed in the workbook" in text and "other deployments (average)" in text

@@ -472,7 +472,10 @@ def latest_assessments(
     return [(v[0], v[1], v[2]) for v in out.values()]
 
 
+# Bounds that keep the posture summary at three pages whatever the portfolio's size; the
+# workbook carries every row.
 HEATMAP_ROWS = 12
+LIST_ROWS = 12
 
 
 def summary_report(
@@ -653,10 +656,10 @@ def summary_report(
             for r in rows
         ],
         top_gaps=top_gaps,
-        trend=trend[:15],
+        trend=trend[:LIST_ROWS],
         trend_total=len(trend),
         expiring=dict(
-            items=acc[:15],
+            items=acc[:LIST_ROWS],
             total=len(acc),
             counts={w: sum(1 for x in acc if x["days_left"] <= w) for w in (30, 60, 90)},
         ),
