@@ -75,6 +75,10 @@ class _DuplicateKey(Exception):
     pass
 
 
+class _NulText(Exception):
+    pass
+
+
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -84,9 +88,27 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where the first text containing a NUL character is, as `a.b[2].c`."""
+    if isinstance(value, str):
+        return (path or "(document)") if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found = _nul_path(k, path) or _nul_path(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, Sequence) and not isinstance(value, bytes):
+        for i, v in enumerate(value):
+            found = _nul_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def _measure(value: Any) -> None:
     """Walk the loaded value as a consumer would, refusing absurd depth or expanded size."""
     count = 0
+    has_nul = False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -95,11 +117,16 @@ def _measure(value: Any) -> None:
             raise _DocumentTooComplex(f"expands to more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
             raise _DocumentTooComplex(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, Mapping):
+        if isinstance(item, str):
+            has_nul = has_nul or "\x00" in item
+        elif isinstance(item, Mapping):
             stack.extend((v, depth + 1) for v in item.values())
-            stack.extend((k, depth + 1) for k in item if not isinstance(k, str))
-        elif isinstance(item, Sequence) and not isinstance(item, str | bytes):
+            stack.extend((k, depth + 1) for k in item)
+        elif isinstance(item, Sequence) and not isinstance(item, bytes):
             stack.extend((v, depth + 1) for v in item)
+    if has_nul:
+        # Text with NUL cannot be stored everywhere (PostgreSQL refuses it) nor shown safely.
+        raise _NulText(_nul_path(value) or "")
 
 
 def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
@@ -154,6 +181,10 @@ def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
         _measure(value)
     except _DocumentTooComplex as exc:
         raise fail(f"document refused: {exc}") from None
+    except _NulText as exc:
+        raise fail(
+            "text contains a NUL character, which cannot be stored", str(exc.args[0])
+        ) from None
     if value is None:
         raise fail("document is empty")
     return value

@@ -15,6 +15,7 @@ import posixpath
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -414,6 +415,27 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]
     return h.hexdigest(), size
 
 
+# What a damaged entry raises while it is decompressed or checked (bad deflate data, bad CRC,
+# truncated data, an unsupported or encrypted method).
+UNREADABLE: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
+UNREADABLE_OR_OVERSIZE: tuple[type[BaseException], ...] = (ComplianceError, *UNREADABLE)
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """An entry already known to be small, read in full (a damaged one raises UNREADABLE)."""
+    with zf.open(info) as fh:
+        return fh.read(info.file_size + 1)
+
+
 def _parse_checksums(data: bytes) -> dict[str, str] | str:
     out: dict[str, str] = {}
     try:
@@ -433,7 +455,7 @@ def verify_pack(path: Path) -> VerifyReport:
     report = VerifyReport()
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except UNREADABLE as exc:
         report.findings.append(Finding("unsafe", str(path), f"not a readable zip file: {exc}"))
         return report
     with zf:
@@ -483,14 +505,21 @@ def verify_pack(path: Path) -> VerifyReport:
                 Finding("unsafe", CHECKSUMS, "checksum or manifest file is implausibly large")
             )
             return report
-        sums = _parse_checksums(zf.read(sums_info))
+        try:
+            sums = _parse_checksums(_read_small(zf, sums_info))
+        except UNREADABLE as exc:
+            report.findings.append(Finding("unsafe", CHECKSUMS, f"cannot be read safely: {exc}"))
+            return report
         if isinstance(sums, str):
             report.findings.append(Finding("manifest", CHECKSUMS, sums))
             return report
         try:
-            manifest = json.loads(zf.read(manifest_info))
+            manifest = json.loads(_read_small(zf, manifest_info))
             listed = {f["path"]: (f["sha256"], int(f["size"])) for f in manifest["files"]}
             report.manifest = manifest
+        except UNREADABLE as exc:
+            report.findings.append(Finding("unsafe", MANIFEST, f"cannot be read safely: {exc}"))
+            listed = {}
         except (ValueError, KeyError, TypeError) as exc:
             report.findings.append(Finding("manifest", MANIFEST, f"not a valid manifest: {exc}"))
             listed = {}
@@ -511,11 +540,8 @@ def verify_pack(path: Path) -> VerifyReport:
                 continue
             try:
                 digest, size = _read_limited(zf, entry)
-            except (ComplianceError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            except UNREADABLE_OR_OVERSIZE as exc:
                 report.findings.append(Finding("unsafe", name, f"cannot be read safely: {exc}"))
-                continue
-            except RuntimeError as exc:  # encrypted entries and the like
-                report.findings.append(Finding("unsafe", name, str(exc)))
                 continue
             report.files_checked += 1
             if digest != sums[name]:

@@ -105,7 +105,9 @@ DIRECT_RESULT = {"met": "pass", "gap": "fail", "partial": "partial"}
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
 TRUNCATED = " [truncated]"
-ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Everything XML 1.0 cannot carry: C0 controls other than tab and newline, lone surrogates and
+# the noncharacters U+FFFE and U+FFFF.
+ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 HEADER_FILL = PatternFill(fill_type="solid", start_color="1F3864", end_color="1F3864")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
