@@ -9,7 +9,6 @@ Verifying reads the zip defensively and writes nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import posixpath
 import re
@@ -98,21 +97,6 @@ def _unique(path: str, taken: set[str]) -> str:
     return f"{stem} ({n}){ext}"
 
 
-def normalise_zip(data: bytes, stamp: tuple[int, int, int, int, int, int]) -> bytes:
-    """Rewrite a zip (such as an .xlsx) with fixed timestamps and entry order, for reproducibility."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
 def _stamp(day: date) -> tuple[int, int, int, int, int, int]:
     return (max(day.year, 1980), day.month, day.day, 0, 0, 0)
 
@@ -163,7 +147,6 @@ def _collect_entries(
             f"unknown framework(s) for this scope: {', '.join(unknown)} (known: {', '.join(framework_ids)})"
         )
     as_of = scope.as_of or max(a.assessed_on for _d, a, _p in pairs)
-    stamp = _stamp(as_of)
     deployments = [d.key for d, _a, _p in pairs]
     entries: list[_Entry] = []
     taken: set[str] = set()
@@ -197,8 +180,8 @@ def _collect_entries(
         workers,
         lambda done, total: progress(f"rendered {done} of {total} reports"),
     )
-    for (path, job), data in zip(jobs, rendered, strict=True):
-        add(path, normalise_zip(data, stamp) if job.fmt == "xlsx" else data)
+    for (path, _job), data in zip(jobs, rendered, strict=True):
+        add(path, data)  # workbooks come with fixed timestamps already (reports.xlsx)
 
     stale = {
         (g_dep, e["check"], e["name"]): e

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance import __version__, views
-from compliance.gate import Decision
 from compliance.policy import LoadedPolicy
 from compliance.rollup import CONTROL_STATUSES, framework_score
 from compliance.store import queries
@@ -252,12 +251,6 @@ def _framework_blocks(
     return out
 
 
-def _decision_dict(
-    dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy
-) -> dict[str, Any]:
-    return views.gate_json(dep, a, d, policy)
-
-
 def gap_report(
     session: Session,
     deployment: str,
@@ -269,7 +262,7 @@ def gap_report(
     dep = queries.deployment(session, deployment)
     a = queries.assessment(session, dep, assessment)
     d = views.decision(session, a, policy, as_of)
-    decision = _decision_dict(dep, a, d, policy)
+    decision = views.gate_json(dep, a, d, policy)
     catalog_ids = [
         c
         for (c,) in session.execute(
