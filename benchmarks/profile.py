@@ -115,7 +115,7 @@ def _run(
     from compliance.reports.batch import RenderJob, render_all
     from compliance.reports.xlsx import write_workbook
     from compliance.store import catalog_store
-    from compliance.store.rollup import control_statuses
+    from compliance.store.rollup import portfolio_matrix
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     try:
@@ -124,8 +124,7 @@ def _run(
             if "rollup" in args.paths:
 
                 def rollup() -> None:
-                    pairs = model.latest_assessments(session)
-                    control_statuses(session, [a.id for _d, a, _p in pairs])
+                    portfolio_matrix(session)
 
                 _profile(f"rollup-{label}", profiles, rollup, args.interval)
             report: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from compliance.evidence import EvidenceStore
 from compliance.importer.core import import_paths
 from compliance.rollup import DIRECT_STATUS, framework_score, rollup_status
 from compliance.store import db, queries
-from compliance.store.rollup import control_statuses
+from compliance.store.rollup import control_statuses, group_scores, portfolio_matrix
 from tests import factories
 
 CS = load_catalog_set()
@@ -93,3 +93,23 @@ def test_sql_rollup_matches_python(engine, tmp_path: Path, check_statuses, direc
         else:
             expected = (rollup_status(by_check[c] for c in MAPPED_TO.get(ref, [])), "rollup")
         assert got[ref] == expected, ref
+    # The aggregates the summary reads agree with scoring the matrix control by control: per
+    # group of controls (here: by framework and by the first character of the ref) and overall.
+    with db.transaction(engine) as s:
+        statuses = control_statuses(s, [a.id])
+        keys = sorted({(c.framework, c.ref[:1]) for c in statuses})
+        groups = {c.control_id: keys.index((c.framework, c.ref[:1])) for c in statuses}
+        rows = group_scores(s, [a.id], groups)
+        matrix = portfolio_matrix(s)
+    by_group: dict[int, list[str]] = defaultdict(list)
+    for c in statuses:
+        by_group[groups[c.control_id]].append(c.status)
+    sql = {g: (pts / (2 * counted) if counted else None) for _aid, g, pts, counted in rows}
+    assert {g: framework_score(v) for g, v in by_group.items() if g in sql} == sql
+    assert all(framework_score(v) is None for g, v in by_group.items() if g not in sql)
+    # The portfolio matrix holds this assessment's cells as the per-assessment query does.
+    assert matrix.latest[a.deployment_id] == a.id
+    mine = [r for r in matrix.rows if r[0] == a.id]
+    assert {(r[1], r[2], r[3]) for r in mine} == {
+        (c.control_id, c.status, c.source) for c in statuses
+    }

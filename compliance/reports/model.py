@@ -30,10 +30,11 @@ from compliance.store.models import (
 )
 from compliance.store.rollup import (
     ControlStatus,
+    as_control_statuses,
     contributions,
-    control_info,
     control_statuses,
-    status_matrix,
+    group_scores,
+    portfolio_matrix,
 )
 
 STATUS_LABELS = {
@@ -493,33 +494,55 @@ def summary_report(
         }
     )
     fw_info = _frameworks(session, catalog_ids)
-    groups = _top_groups(session, catalog_ids)
-    # One set-based roll-up for every latest and previous assessment.
-    # One set-based roll-up for every latest and previous assessment, as plain tuples.
-    matrix = status_matrix(session, latest_ids + prev_ids)
-    info = control_info(session, {row[1] for row in matrix})
-    per_assessment: dict[int, list[tuple[str, str, str]]] = defaultdict(
-        list
-    )  # (framework, group, status)
+    # The previous assessments may have been made against older catalog versions.
+    scored_catalogs = sorted(
+        set(catalog_ids)
+        | {
+            c
+            for (c,) in session.execute(
+                select(AssessmentCatalog.catalog_id)
+                .where(AssessmentCatalog.assessment_id.in_(prev_ids))
+                .distinct()
+            ).all()
+        }
+    )
+    groups = _top_groups(session, scored_catalogs)
+    # Heat-map columns: (framework, group) in framework order, then in the order of the first
+    # assessable control of each group.
     columns: list[tuple[str, str, str]] = []  # (framework, group ref, title)
-    seen_cols: set[tuple[str, str]] = set()
-    for aid, cid, status, *_rest in matrix:
-        fw = info[cid].framework
+    column_of: dict[tuple[str, str], int] = {}
+    control_group: dict[int, int] = {}  # control id -> column index
+    for cid, fw in session.execute(
+        select(Control.id, Catalog.key)
+        .join(Catalog, Catalog.id == Control.catalog_id)
+        .where(
+            Control.catalog_id.in_(scored_catalogs),
+            Catalog.kind == "framework",
+            Control.assessable.is_(True),
+        )
+        .order_by(Catalog.key, Control.position)
+    ).all():
         g, title = groups[cid]
-        per_assessment[aid].append((fw, g, status))
-        if (fw, g) not in seen_cols:
-            seen_cols.add((fw, g))
+        if (fw, g) not in column_of:
+            column_of[(fw, g)] = len(columns)
             columns.append((fw, g, title))
-    columns.sort(key=lambda c: c[0])  # stable: keeps catalog order within a framework
+        control_group[cid] = column_of[(fw, g)]
+    # Group scores of every latest and previous assessment, aggregated in SQL: one row per
+    # (assessment, column) rather than one per control.
+    points: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for aid, col, pts, counted in group_scores(session, latest_ids + prev_ids, control_group):
+        points[aid][col] = (int(pts), int(counted))
 
     def cell_scores(aid: int) -> dict[tuple[str, str], float | None]:
-        buckets: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for fw, g, status in per_assessment.get(aid, []):
-            buckets[(fw, g)].append(status)
-        return {k: framework_score(v) for k, v in buckets.items()}
+        return {
+            (columns[col][0], columns[col][1]): (pts / (2 * counted) if counted else None)
+            for col, (pts, counted) in points.get(aid, {}).items()
+        }
 
     def overall(aid: int) -> float | None:
-        return framework_score(status for _fw, _g, status in per_assessment.get(aid, []))
+        cells = points.get(aid, {}).values()
+        counted = sum(c for _p, c in cells)
+        return sum(p for p, _c in cells) / (2 * counted) if counted else None
 
     all_assessments = [a for _d, a, _p in pairs] + [p for _d, _a, p in pairs if p is not None]
     decisions = views.decide_many(session, all_assessments, policy, as_of)
@@ -685,7 +708,11 @@ def evidence_report(
         pairs = latest_assessments(session, deployments)  # type: ignore[assignment]
     ids = [a.id for _d, a, _p in pairs]
     report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
-    statuses = control_statuses(session, ids, framework)
+    if deployment or deployments:
+        statuses = control_statuses(session, ids, framework)
+    else:  # the whole portfolio: its gap matrix in one statement, latest assessments chosen in SQL
+        matrix = portfolio_matrix(session, framework)
+        statuses = as_control_statuses(matrix.rows, matrix.controls)
     if not statuses:
         from compliance.store.catalog_store import framework_row
 

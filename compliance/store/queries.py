@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from compliance.errors import NotFound
 from compliance.gate import Acceptance, Profile, Score, Tool
+from compliance.store.db import fetch_rows
 from compliance.store.models import (
     Assessment,
     Check,
@@ -104,11 +105,13 @@ def gate_inputs_many(session: Session, assessments: list[Assessment]) -> dict[in
     ids = sorted(by_id)
     for start in range(0, len(ids), 10_000):
         part = ids[start : start + 10_000]
-        for aid, key, status in session.execute(
+        # The largest of the three (a row per check per assessment): plain driver rows.
+        for aid, key, status in fetch_rows(
+            session,
             select(Result.assessment_id, Check.key, Result.status)
             .join(Check, Check.id == Result.check_id)
-            .where(Result.assessment_id.in_(part))
-        ).all():
+            .where(Result.assessment_id.in_(part)),
+        ):
             results[aid][key] = status
         for aid, key, by, why, exp in session.execute(
             select(

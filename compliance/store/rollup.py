@@ -11,10 +11,32 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+    values,
+)
 from sqlalchemy.orm import Session, aliased
 
-from compliance.store.models import AssessmentCatalog, Catalog, Check, Control, Mapping, Result
+from compliance.store.db import fetch_rows
+from compliance.store.models import (
+    Assessment,
+    AssessmentCatalog,
+    Catalog,
+    Check,
+    Control,
+    Mapping,
+    Result,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +68,10 @@ class Contribution:
     status: str | None
 
 
-def _mapped_results(assessment_ids: Sequence[int]) -> Select[int, int, int, str, str]:
+Scope = Sequence[int] | Select[Any]  # assessment ids, or a SELECT of them
+
+
+def _mapped_results(assessment_ids: Scope) -> Select[int, int, int, str, str]:
     """(assessment, control, check status) for every mapping in force for each assessment."""
     check_cat = aliased(AssessmentCatalog)
     map_cat = aliased(AssessmentCatalog)
@@ -77,6 +102,16 @@ def _mapped_results(assessment_ids: Sequence[int]) -> Select[int, int, int, str,
     )
 
 
+def _direct_status(direct: Any) -> ColumnElement[str]:
+    """The control status a result recorded directly on a control gives it (NULL: none)."""
+    return case(
+        (direct.status == "pass", literal("met")),
+        (direct.status == "fail", literal("gap")),
+        (direct.status == "partial", literal("partial")),
+        (direct.status == "not_applicable", literal("not_applicable")),
+    )
+
+
 def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
@@ -96,7 +131,9 @@ class ControlInfo:
     position: int
 
 
-def _matrix_query(assessment_ids: Sequence[int], framework: str | None) -> Select[Any]:
+def _matrix_query(
+    assessment_ids: Scope, framework: str | None, ordered: bool = True
+) -> Select[Any]:
     """(assessment, control, status, source, mapped count, direct status, direct notes) rows."""
     m = _mapped_results(assessment_ids).subquery("m")
     # Aggregate the mapped results per (assessment, control) first: the join with the controls
@@ -125,22 +162,19 @@ def _matrix_query(assessment_ids: Sequence[int], framework: str | None) -> Selec
         else_=literal("partial"),
     )
     direct = aliased(Result)
-    direct_status = case(
-        (direct.status == "pass", literal("met")),
-        (direct.status == "fail", literal("gap")),
-        (direct.status == "partial", literal("partial")),
-        (direct.status == "not_applicable", literal("not_applicable")),
-    )
+    direct_status = _direct_status(direct)
     ac = aliased(AssessmentCatalog)
     q = (
         select(
-            ac.assessment_id,
-            Control.id,
-            func.coalesce(direct_status, rolled),
-            case((direct.status.is_(None), literal("rollup")), else_=literal("direct")),
-            func.cast(n, Integer),
-            direct.status,
-            direct.notes,
+            ac.assessment_id.label("assessment_id"),
+            Control.id.label("control_id"),
+            func.coalesce(direct_status, rolled).label("status"),
+            case((direct.status.is_(None), literal("rollup")), else_=literal("direct")).label(
+                "source"
+            ),
+            func.cast(n, Integer).label("mapped"),
+            direct.status.label("direct_status"),
+            direct.notes.label("direct_notes"),
         )
         .select_from(ac)
         .join(Catalog, and_(Catalog.id == ac.catalog_id, Catalog.kind == "framework"))
@@ -152,8 +186,9 @@ def _matrix_query(assessment_ids: Sequence[int], framework: str | None) -> Selec
             direct, and_(direct.assessment_id == ac.assessment_id, direct.control_id == Control.id)
         )
         .where(ac.assessment_id.in_(assessment_ids))
-        .order_by(ac.assessment_id, Catalog.key, Control.position)
     )
+    if ordered:
+        q = q.order_by(ac.assessment_id, Catalog.key, Control.position)
     if framework is not None:
         q = q.where(Catalog.key == framework)
     return q
@@ -169,10 +204,139 @@ def status_matrix(
     ids = sorted(set(assessment_ids))
     for start in range(0, len(ids), IDS_PER_QUERY):
         part = ids[start : start + IDS_PER_QUERY]
-        # Through the Core connection: plain rows, without the ORM's per-row result processing.
-        result = session.connection().execute(_matrix_query(part, framework))
-        out.extend(tuple(row) for row in result.fetchall())
+        out.extend(fetch_rows(session, _matrix_query(part, framework)))
     return out
+
+
+def latest_query(deployment_ids: Select[Any] | None = None, depth: int = 1) -> Select[Any]:
+    """(deployment id, assessment id, rank) of each deployment's `depth` latest assessments, rank
+    1 being the latest (by assessment date, then by id), optionally only for some deployments."""
+    ranked = select(
+        Assessment.deployment_id.label("deployment_id"),
+        Assessment.id.label("assessment_id"),
+        func.row_number()
+        .over(
+            partition_by=Assessment.deployment_id,
+            order_by=(Assessment.assessed_on.desc(), Assessment.id.desc()),
+        )
+        .label("rn"),
+    )
+    if deployment_ids is not None:
+        ranked = ranked.where(Assessment.deployment_id.in_(deployment_ids))
+    sub = ranked.subquery("ranked")
+    return select(sub.c.deployment_id, sub.c.assessment_id, sub.c.rn).where(sub.c.rn <= depth)
+
+
+def group_scores(
+    session: Session, assessment_ids: Sequence[int], groups: dict[int, int]
+) -> list[tuple[int, int, int, int]]:
+    """Score inputs per (assessment, group of controls), aggregated in SQL rather than fetched
+    control by control: rows of (assessment id, group, points, counted), where `groups` maps
+    assessable control ids to group numbers, points are 2 per met and 1 per partial control, and
+    counted is the number of controls neither not applicable nor unmapped (a group's score, as
+    `compliance.rollup.framework_score`, is points / (2 x counted)). Controls missing from
+    `groups` are left out.
+
+    Unmapped controls count for nothing, so only controls with a mapped check or a direct
+    result are visited: about half of the full matrix's cells.
+    """
+    if not assessment_ids or not groups:
+        return []
+    gmap = (
+        values(column("control_id", Integer), column("grp", Integer), name="control_groups")
+        .data(sorted(groups.items()))
+        .cte("control_groups")  # a CTE: SQLite cannot alias a VALUES list's columns
+    )
+    out: list[tuple[int, int, int, int]] = []
+    ids = sorted(set(assessment_ids))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        part = ids[start : start + IDS_PER_QUERY]
+        m = _mapped_results(part).subquery("m")
+        agg = (
+            select(
+                m.c.assessment_id,
+                m.c.control_id,
+                func.count(m.c.check_id).label("n"),
+                _count(m.c.status == "not_applicable").label("na"),
+                _count(m.c.status == "fail").label("fail"),
+                _count(m.c.status == "pass").label("ok"),
+                _count(m.c.status.is_(None)).label("none"),
+            )
+            .group_by(m.c.assessment_id, m.c.control_id)
+            .cte("agg")
+        )
+        considered = agg.c.n - agg.c.na
+        rolled = case(  # as in _matrix_query; every control here has a mapping
+            (considered == 0, literal("not_applicable")),
+            (agg.c.fail > 0, literal("gap")),
+            (agg.c.ok == considered, literal("met")),
+            (agg.c.none == considered, literal("not_assessed")),
+            else_=literal("partial"),
+        )
+        direct = aliased(Result)
+        mapped_cells = select(
+            agg.c.assessment_id,
+            agg.c.control_id,
+            func.coalesce(_direct_status(direct), rolled).label("status"),
+        ).outerjoin(
+            direct,
+            and_(
+                direct.assessment_id == agg.c.assessment_id, direct.control_id == agg.c.control_id
+            ),
+        )
+        only = aliased(Result)
+        direct_only = select(
+            only.assessment_id, only.control_id, _direct_status(only).label("status")
+        ).where(
+            only.assessment_id.in_(part),
+            only.status.in_(("pass", "fail", "partial", "not_applicable")),
+            only.control_id.is_not(None),
+            ~exists().where(
+                agg.c.assessment_id == only.assessment_id, agg.c.control_id == only.control_id
+            ),
+        )
+        cells = union_all(mapped_cells, direct_only).subquery("cells")
+        pinned = aliased(AssessmentCatalog)
+        points = func.sum(
+            case((cells.c.status == "met", 2), (cells.c.status == "partial", 1), else_=0)
+        )
+        counted = func.sum(case((cells.c.status == "not_applicable", 0), else_=1))
+        q = (
+            select(cells.c.assessment_id, gmap.c.grp, points, counted)
+            .join(gmap, gmap.c.control_id == cells.c.control_id)
+            .join(Control, Control.id == cells.c.control_id)
+            .join(  # only controls of the frameworks the assessment was made against
+                pinned,
+                and_(
+                    pinned.assessment_id == cells.c.assessment_id,
+                    pinned.catalog_id == Control.catalog_id,
+                ),
+            )
+            .group_by(cells.c.assessment_id, gmap.c.grp)
+        )
+        out.extend(fetch_rows(session, q))
+    return out
+
+
+@dataclass(frozen=True)
+class PortfolioMatrix:
+    """The gap matrix of a portfolio: every deployment's latest assessment x every assessable
+    control of the frameworks it was assessed against."""
+
+    latest: dict[int, int]  # deployment id -> its latest assessment id
+    rows: list[tuple[int, int, str, str, int, str | None, str | None]]  # as `status_matrix`
+    controls: dict[int, ControlInfo]
+
+
+def portfolio_matrix(session: Session, framework: str | None = None) -> PortfolioMatrix:
+    """The whole portfolio's gap matrix in one statement: the latest assessments are chosen in
+    SQL, not passed in, and rows come back as driver tuples."""
+    latest = latest_query().subquery("latest")
+    rows = fetch_rows(session, _matrix_query(select(latest.c.assessment_id), framework))
+    pairs = fetch_rows(session, select(latest.c.deployment_id, latest.c.assessment_id))
+    return PortfolioMatrix(
+        {d: a for d, a in pairs}, rows, control_info(session, {r[1] for r in rows})
+    )
 
 
 def control_info(session: Session, control_ids: Iterable[int]) -> dict[int, ControlInfo]:
@@ -207,7 +371,14 @@ def control_statuses(
     if not assessment_ids:
         return []
     rows = status_matrix(session, assessment_ids, framework)
-    info = control_info(session, {r[1] for r in rows})
+    return as_control_statuses(rows, control_info(session, {r[1] for r in rows}))
+
+
+def as_control_statuses(
+    rows: Iterable[tuple[int, int, str, str, int, str | None, str | None]],
+    info: dict[int, ControlInfo],
+) -> list[ControlStatus]:
+    """`status_matrix` rows with each control's framework, ref and texts."""
     out = []
     for aid, cid, status, source, mapped, d_status, d_notes in rows:
         c = info[cid]
