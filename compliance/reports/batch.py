@@ -17,6 +17,8 @@ from typing import Any
 
 from compliance.reports import render
 
+COST = {"pdf": 3, "xlsx": 2, "html": 1}  # relative rendering cost, for scheduling
+
 
 @dataclass(frozen=True)
 class RenderJob:
@@ -60,7 +62,10 @@ def render_all(
     context = multiprocessing.get_context("spawn")
     results: list[bytes | None] = [None] * total
     with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=context) as pool:
-        futures = {pool.submit(render_bytes, job): i for i, job in enumerate(jobs)}
+        # Longest first (PDF layout dwarfs a workbook or HTML), so that no worker is left with a
+        # long job at the end while the other idles.
+        order = sorted(range(total), key=lambda i: (COST.get(jobs[i].fmt, 0), -i), reverse=True)
+        futures = {pool.submit(render_bytes, jobs[i]): i for i in order}
         for done, future in enumerate(as_completed(futures), 1):
             results[futures[future]] = future.result()
             if progress:

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from compliance import __version__, views
 from compliance.policy import LoadedPolicy
@@ -454,6 +454,8 @@ def latest_assessments(
         .join(Assessment, Assessment.id == ranked.c.id)
         .where(ranked.c.rn <= 2)
         .order_by(Deployment.key, ranked.c.rn)
+        # Portfolio views never read the imported deployment block; it loads on access if needed.
+        .options(defer(Assessment.profile))
     )
     if deployments:
         q = q.where(Deployment.key.in_(deployments))
