@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from copy import copy
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -496,6 +497,54 @@ def test_text_cell_keeps_what_a_cell_cannot_hold_out(tmp_path: Path) -> None:
     assert ws["A2"].value == "bell\ufffd nul\ufffd ok"
     assert len(ws["A3"].value) == 32_767 and ws["A3"].value.endswith("[truncated]")
     assert (ws["A4"].value, ws["A4"].quotePrefix) == ("plain", False)
+
+
+def test_table_rows_look_as_cells_made_one_by_one(tmp_path: Path) -> None:
+    """write_table reuses one cell per column and kind of value and streams rows past
+    ws.append: every cell must still read back as one made by `cell` and appended would."""
+    cols = [
+        xlsx.Col("Text", 12, wrap=True),
+        xlsx.Col("Score", 9, xlsx.PERCENT),
+        xlsx.Col("When", 12),
+        xlsx.Col("Flag", 8),
+        xlsx.Col("Decision", 14, palette=xlsx.DECISION),
+    ]
+    body: list[list[Any]] = [
+        ["plain", 0.5, date(2026, 1, 2), True, "BLOCK"],
+        ["=1+1", 1, None, False, "APPROVE"],
+        ["long text " * 20, None, datetime(2026, 3, 4, 5, 6), True, None],
+        [None, 0.25, date(2026, 5, 6), None, "-x"],
+        ["a\r\nb\x07", 2.5, date(2026, 7, 8), False, "CONDITIONAL"],
+        ["plain again", 0.75, datetime(2026, 9, 10), True, "BLOCK"],
+    ]
+    wb = Workbook(write_only=True)
+    xlsx.write_table(wb, "T", cols, body)
+    wb.save(tmp_path / "streamed.xlsx")
+    ref = Workbook(write_only=True)
+    ws = ref.create_sheet("T")
+    ws.append(xlsx.header_row(ws, cols))
+    for row in body:
+        ws.append([xlsx.cell(ws, v, c) for v, c in zip(row, cols, strict=True)])
+    ref.save(tmp_path / "appended.xlsx")
+
+    def looks(path: Path) -> list[list[tuple[Any, ...]]]:
+        sheet = load_workbook(path)["T"]
+        # copy(): the style proxies openpyxl hands out only compare equal to what they wrap.
+        return [
+            [
+                (c.value, c.data_type, c.number_format, c.quotePrefix, *map(copy, styles(c)))
+                for c in row
+            ]
+            for row in sheet.iter_rows()
+        ]
+
+    def styles(c: Any) -> tuple[Any, ...]:
+        return (c.font, c.fill, c.alignment, c.border)
+
+    assert looks(tmp_path / "streamed.xlsx") == looks(tmp_path / "appended.xlsx")
+    heights = load_workbook(tmp_path / "streamed.xlsx")["T"].row_dimensions
+    assert heights[4].height == 15.0 * xlsx.wrapped_lines(body[2][0], 12)
+    assert heights[6].height == 30.0 and heights[2].height is None
 
 
 def test_sheet_names_are_valid_and_unique() -> None:

@@ -16,22 +16,27 @@ carry a fixed timestamp, so the same model also gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell._writer import write_cell  # what the write-only sheet writes cells with
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
-from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+from openpyxl.formatting.formatting import ConditionalFormatting
+from openpyxl.formatting.rule import ColorScaleRule, Rule
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import RowDimension
@@ -125,11 +130,34 @@ DELTA = "+0.0%;-0.0%;0.0%"
 def clean_text(value: str) -> str:
     """Text as a cell can hold it: line ends as LF (XML turns a bare CR into LF anyway),
     characters XML cannot carry as U+FFFD, and at most Excel's 32,767 characters."""
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
-    text = ILLEGAL_CHARACTERS.sub("\ufffd", text)
+    text = value
+    # Printable ASCII, most text, has neither line ends nor anything XML cannot carry: two C
+    # scans instead of two replaces and a regular expression.
+    if not (text.isascii() and text.isprintable()):
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if ILLEGAL_CHARACTERS.search(text):
+            text = ILLEGAL_CHARACTERS.sub("\ufffd", text)
     if len(text) > EXCEL_MAX_TEXT:
         text = text[: EXCEL_MAX_TEXT - len(TRUNCATED)] + TRUNCATED
     return text
+
+
+def formula_like(text: str) -> bool:
+    """Whether Excel could read `text` as a formula once a user edits its cell."""
+    return text.lstrip(" ").startswith(FORMULA_TRIGGERS)
+
+
+def literal_cell(ws: Any, text: str) -> Any:
+    """An unstyled cell holding `text`, already cleaned, as a string.
+
+    Value and type are set directly: `cell.value = text` would check the cleaned text once
+    more and guess its type (a formula, an error code) only for the guess to be overruled.
+    """
+    cell = WriteOnlyCell(ws)
+    cell._value = text
+    cell.data_type = "s"
+    return cell
 
 
 def text_cell(ws: Any, value: str, *, wrap: bool = False) -> Any:
@@ -141,10 +169,9 @@ def text_cell(ws: Any, value: str, *, wrap: bool = False) -> Any:
     equivalent of typing an apostrophe in front of it.
     """
     text = clean_text(value)
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"
+    cell = literal_cell(ws, text)
     cell.alignment = WRAP if wrap else TOP
-    if text.lstrip(" ").startswith(FORMULA_TRIGGERS):
+    if formula_like(text):
         cell.quotePrefix = True
     return cell
 
@@ -193,13 +220,9 @@ def wrapped_lines(text: str, width: float) -> int:
     return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
 
 
-def row_height(values: Sequence[Any], cols: Sequence[Col], widths: Sequence[float]) -> float | None:
-    """A height for a row whose wrapped text needs more than one line, else None.
-
-    Spreadsheet programs do not reliably fit the rows of a generated file (LibreOffice does not
-    at all), so wrapped rows get an estimated height.
-    """
-    lines = max(
+def row_lines(values: Sequence[Any], cols: Sequence[Col], widths: Sequence[float]) -> int:
+    """Lines the tallest wrapped text of a row takes (1 if none wraps)."""
+    return max(
         (
             wrapped_lines(v, w)
             for v, c, w in zip(values, cols, widths, strict=False)
@@ -207,27 +230,69 @@ def row_height(values: Sequence[Any], cols: Sequence[Col], widths: Sequence[floa
         ),
         default=1,
     )
-    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines) if lines > 1 else None
 
 
-def append_row(
-    ws: Any,
-    row_no: int,
-    values: Sequence[Any],
-    cols: Sequence[Col],
-    widths: Sequence[float],
-    style: Callable[[list[Any]], None] | None = None,
-) -> None:
-    """Append one row of model values as sheet row `row_no`, `style` applied to its cells."""
-    cells = [cell(ws, v, c) for v, c in zip(values, cols, strict=True)]
-    if style:
-        style(cells)
-    height = row_height(values, cols, widths)
-    if height:
-        ws.row_dimensions[row_no] = RowDimension(ws, index=row_no, ht=height)
-    ws.append(cells)
-    # The row is on disk now: forget its height so memory stays flat.
-    ws.row_dimensions.pop(row_no, None)
+class RowWriter:
+    """Rows of ready cells written straight into a write-only sheet's XML, one at a time.
+
+    What `ws.append` does, minus its cost for styled cells: for every Cell it is given, append
+    first tries the cell as a plain value (an exception) and then makes a spare cell to stand in
+    for it. The XML still comes from openpyxl's own row loop and cell writer, so the file is the
+    same byte for byte. Make it once the sheet's column widths and panes are set (they are
+    written before the rows), use it for every row of the sheet, never together with
+    `ws.append`, and give it styled cells only (every cell made here has an alignment).
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.heights: dict[float, dict[str, str]] = {}
+        stream = self._stream()
+        next(stream)
+        # `ws.close()`, called when the workbook is saved, closes the sheet's row stream: this
+        # one then ends the XML as openpyxl's own (`WriteOnlyWorksheet._write_rows`) does.
+        ws._rows = stream
+        self._send = stream.send
+
+    def _stream(self) -> Generator[None, tuple[dict[str, str], list[Any]], None]:
+        ws = self.ws
+        ws._get_writer()
+        xf = ws._writer.xf.send(True)
+        with xf.element("sheetData"):
+            try:
+                while True:
+                    attrs, cells = yield
+                    with xf.element("row", attrs):
+                        for c in cells:
+                            write_cell(xf, ws, c, True)  # True: styled
+            except GeneratorExit:
+                pass
+        ws._writer.xf.send(None)
+
+    def write(self, row_no: int, cells: list[Any], lines: int = 1) -> None:
+        """Write sheet row `row_no`: `cells` (placed, none None) and its height in lines.
+
+        Spreadsheet programs do not reliably fit the rows of a generated file (LibreOffice does
+        not at all), so a row whose wrapped text needs more than one line gets an estimated
+        height. It goes into the row's XML directly, so nothing about the row stays in memory.
+        """
+        attrs = {"r": str(row_no)}
+        if lines > 1:
+            height = min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines)
+            if height not in self.heights:
+                # The attributes a row dimension of that height writes, worked out once.
+                self.heights[height] = dict(RowDimension(self.ws, index=row_no, ht=height))
+            attrs.update(self.heights[height])
+        self._send((attrs, cells))
+
+
+def placed(row_no: int, cells: Sequence[Any]) -> list[Any]:
+    """`cells` given their row and columns, the missing (None) ones left out."""
+    out = []
+    for col_no, c in enumerate(cells, 1):
+        if c is not None:
+            c.row, c.column = row_no, col_no
+            out.append(c)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,12 +337,45 @@ def new_sheet(wb: Any, wanted: str, cols: Sequence[Col], freeze: str | None) -> 
 
 
 def header_row(ws: Any, cols: Sequence[Col]) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for c in cols:
-        h = text_cell(ws, c.header)
-        h.font, h.fill, h.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGN
+        if not out:
+            h = text_cell(ws, c.header)
+            h.font, h.fill, h.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGN
+        else:
+            # The same look as the first header cell: its style copied, not looked up again.
+            text = clean_text(c.header)
+            h = literal_cell(ws, text)
+            h._style = StyleArray(out[0]._style)
+            h._style.quotePrefix = formula_like(text)
         out.append(h)
     return out
+
+
+@functools.cache
+def status_look(fill: str, font: str) -> DifferentialStyle:
+    """How a status value looks (fill and font colour), made once per colour pair and shared
+    by every rule showing it: saving a workbook then finds it among the workbook's differential
+    styles by identity instead of comparing it field by field."""
+    return DifferentialStyle(
+        font=Font(color=font),
+        fill=PatternFill(fill_type="solid", start_color=fill, end_color=fill),
+    )
+
+
+# Red-amber-green for a 0..1 score, shared by every heat rule (rules are made per sheet, their
+# priority is the sheet's; the scale itself never changes).
+HEAT_SCALE = ColorScaleRule(
+    start_type="num",
+    start_value=0,
+    start_color="F8696B",
+    mid_type="num",
+    mid_value=0.5,
+    mid_color="FFEB84",
+    end_type="num",
+    end_value=1,
+    end_color="63BE7B",
+).colorScale
 
 
 def style_columns(
@@ -286,19 +384,22 @@ def style_columns(
     """Status colours by conditional formatting and a drop-down of the allowed values."""
     last = max(first, last)
     for i, c in enumerate(cols, 1):
+        if not (c.palette or c.heat):
+            continue
         letter = get_column_letter(i)
         area = f"{letter}{first}:{letter}{last}"
+        # One range object for all the column's rules instead of one parsed per rule.
+        cf = ConditionalFormatting(area)
         if c.palette:
             for label, (fill, font) in c.palette.values:
-                ws.conditional_formatting.add(
-                    area,
-                    CellIsRule(
-                        operator="equal",
-                        formula=[f'"{label}"'],
-                        fill=PatternFill(fill_type="solid", start_color=fill, end_color=fill),
-                        font=Font(color=font),
-                    ),
+                # What CellIsRule(operator="equal", ...) makes, with the shared look.
+                rule = Rule(
+                    type="cellIs",
+                    operator="equal",
+                    formula=[f'"{label}"'],
+                    dxf=status_look(fill, font),
                 )
+                ws.conditional_formatting.add(cf, rule)
         if c.palette and validate:
             dv = DataValidation(
                 type="list",
@@ -311,26 +412,101 @@ def style_columns(
             dv.add(area)
             ws.data_validations.append(dv)
         if c.heat:
-            ws.conditional_formatting.add(
-                area,
-                ColorScaleRule(
-                    start_type="num",
-                    start_value=0,
-                    start_color="F8696B",
-                    mid_type="num",
-                    mid_value=0.5,
-                    mid_color="FFEB84",
-                    end_type="num",
-                    end_value=1,
-                    end_color="63BE7B",
-                ),
-            )
+            ws.conditional_formatting.add(cf, Rule(type="colorScale", colorScale=HEAT_SCALE))
 
 
 def finish_table(ws: Any, cols: Sequence[Col], rows: int) -> None:
     last = rows + 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
     style_columns(ws, cols, 2, last)
+
+
+class ReusedCell(Cell):  # type: ignore[misc]  # openpyxl has no type hints
+    """A cell written row after row with a new value, its style looked up once.
+
+    Writing a cell reads its `style_id`, for a plain cell a property that finds the cell's
+    style in the workbook's list every time; this slot of the same name holds it instead.
+    """
+
+    __slots__ = ("style_id",)
+
+    @classmethod
+    def of(cls, made: Any, column: int) -> ReusedCell:
+        """A reusable copy of cell `made`, in `column`, its style registered now."""
+        c = cls(made.parent, column=column, style_array=made._style)
+        c._value, c.data_type = made._value, made.data_type
+        c.style_id = made.parent.parent._cell_styles.add(c._style)
+        return c
+
+
+class TableSheet:
+    """One sheet of a table: its header row, then data rows streamed to disk one by one.
+
+    The hot path of every workbook. Making a new cell per value costs a round of style look-ups
+    per value (font, alignment, number format, each found in the workbook's lists); instead each
+    column keeps one cell per kind of value (text, text that needs the quote prefix, yes/no,
+    number, date), made by `cell` the first time that kind turns up, exactly as any cell is
+    made, and reused row after row with only its value and row changed. A row is written out
+    before the next one is made, so reusing its cells is safe.
+    """
+
+    def __init__(self, wb: Any, name: str, cols: Sequence[Col], freeze: str) -> None:
+        self.ws = new_sheet(wb, name, cols, freeze)
+        self.out = RowWriter(self.ws)
+        self.cols = cols
+        self.rows = 0  # data rows so far
+        self.reused: list[dict[str, ReusedCell]] = [{} for _ in cols]
+        self.styles = self.ws.parent._cell_styles
+        # Wrapped columns and the characters a line of each holds, for the row heights.
+        self.wrapped = [(i, max(int(c.width) - 2, 1)) for i, c in enumerate(cols) if c.wrap]
+        self.out.write(1, placed(1, header_row(self.ws, cols)))
+
+    def append(self, values: Sequence[Any]) -> None:
+        """Append one row of model values."""
+        cols = self.cols
+        if len(values) != len(cols):
+            raise ValueError(f"a row of {len(values)} values for {len(cols)} columns")
+        self.rows += 1
+        row_no = self.rows + 1
+        cells = []
+        for i, (value, reused) in enumerate(zip(values, self.reused, strict=True)):
+            if value is None:
+                continue
+            # The kind of value decides the cell's style; exact types only (bool is an int).
+            t = type(value)
+            if t is str:
+                v = clean_text(value)
+                kind = "q" if formula_like(v) else "s"
+            elif t is int or t is float:
+                v, kind = value, "n"
+            elif t is date:
+                v, kind = value, "d"
+            elif t is bool:
+                v, kind = ("Yes" if value else "No"), "b"
+            else:  # anything else gets a cell of its own
+                c = cell(self.ws, value, cols[i])
+                c.row, c.column = row_no, i + 1
+                # Its style registered now, in column order with the reused cells' below, so
+                # the workbook's list of styles comes out in the order writing gives it.
+                self.styles.add(c._style)
+                cells.append(c)
+                continue
+            c = reused.get(kind)
+            if c is None:
+                c = reused[kind] = ReusedCell.of(cell(self.ws, value, cols[i]), i + 1)
+            c._value = v
+            c.row = row_no
+            cells.append(c)
+        lines = 1
+        for i, per_line in self.wrapped:
+            v = values[i]
+            # One line unless it is long or broken (`wrapped_lines` agrees, just slower).
+            if isinstance(v, str) and (len(v) > per_line or "\n" in v):
+                lines = max(lines, wrapped_lines(v, cols[i].width))
+        self.out.write(row_no, cells, lines)
+
+    def finish(self) -> None:
+        finish_table(self.ws, self.cols, self.rows)
 
 
 def write_table(
@@ -346,20 +522,15 @@ def write_table(
     Returns the number of data rows written.
     """
     freeze = f"{get_column_letter(freeze_cols + 1)}2"
-    widths = [c.width for c in cols]
-    ws = new_sheet(wb, name, cols, freeze)
-    ws.append(header_row(ws, cols))
-    total = on_sheet = 0
+    sheet = TableSheet(wb, name, cols, freeze)
+    total = 0
     for row in rows:
-        if on_sheet == EXCEL_MAX_ROWS - 1:
-            finish_table(ws, cols, on_sheet)
-            ws = new_sheet(wb, name, cols, freeze)
-            ws.append(header_row(ws, cols))
-            on_sheet = 0
-        append_row(ws, on_sheet + 2, row, cols, widths)
-        on_sheet += 1
+        if sheet.rows == EXCEL_MAX_ROWS - 1:
+            sheet.finish()
+            sheet = TableSheet(wb, name, cols, freeze)
+        sheet.append(row)
         total += 1
-    finish_table(ws, cols, on_sheet)
+    sheet.finish()
     return total
 
 
@@ -393,6 +564,7 @@ class SummarySheet:
         print_setup(self.ws)
         for i, w in enumerate(SUMMARY_WIDTHS, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
+        self.out = RowWriter(self.ws)
         self.row = 0
         heading = text_cell(self.ws, title)
         heading.font = TITLE_FONT
@@ -410,8 +582,8 @@ class SummarySheet:
         return [*SUMMARY_WIDTHS[: n - 1], sum(SUMMARY_WIDTHS[n - 1 :])]
 
     def _append(self, cells: Sequence[Any], cols: Sequence[Col]) -> None:
-        self.ws.append(cells)
         self.row += 1
+        self.out.write(self.row, placed(self.row, cells))
         self._merge_last(cols)
 
     def _values(
@@ -420,9 +592,13 @@ class SummarySheet:
         cols: Sequence[Col],
         style: Callable[[list[Any]], None] | None = None,
     ) -> None:
+        """Append one row of model values, `style` applied to its cells."""
         self.row += 1
         widths = self._merge_last(cols)
-        append_row(self.ws, self.row, values, cols, widths, style)
+        cells = [cell(self.ws, v, c) for v, c in zip(values, cols, strict=True)]
+        if style:
+            style(cells)
+        self.out.write(self.row, placed(self.row, cells), row_lines(values, cols, widths))
 
     def blank(self) -> None:
         self._append([], ())
