@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +80,13 @@ class _NulText(Exception):
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: only then look for the first repeated key, to name it
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return out
 
 
@@ -105,28 +107,54 @@ def _nul_path(value: Any, path: str = "") -> str | None:
     return None
 
 
+# The only containers json and the safe YAML loader build (tuples come from YAML !!pairs).
+_CONTAINERS = frozenset((dict, list, tuple))
+
+
 def _measure(value: Any) -> None:
-    """Walk the loaded value as a consumer would, refusing absurd depth or expanded size."""
-    count = 0
-    has_nul = False
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise _DocumentTooComplex(f"expands to more than {MAX_NODES} values")
-        if depth > MAX_DEPTH:
-            raise _DocumentTooComplex(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, str):
-            has_nul = has_nul or "\x00" in item
-        elif isinstance(item, Mapping):
-            stack.extend((v, depth + 1) for v in item.values())
-            stack.extend((k, depth + 1) for k in item)
-        elif isinstance(item, Sequence) and not isinstance(item, bytes):
-            stack.extend((v, depth + 1) for v in item)
-    if has_nul:
+    """Refuse absurd depth or expanded size (YAML aliases), counting values as a consumer sees them.
+
+    Every key and every value counts as one. The walk goes one level of nesting at a time and
+    visits containers only, counting the values in each at once: text and numbers cost nothing.
+    """
+    count = 1
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 1  # of the containers in `level`
+    while level:
+        below: list[Any] = []
+        for item in level:
+            if type(item) is dict:
+                size = 2 * len(item)  # keys are never containers: the loaders refuse them
+                children: Iterable[Any] = item.values()
+            else:
+                size = len(item)
+                children = item
+            if not size:
+                continue
+            if depth >= MAX_DEPTH:  # its values would be one level deeper
+                raise _DocumentTooComplex(f"nested deeper than {MAX_DEPTH} levels")
+            count += size
+            if count > MAX_NODES:
+                raise _DocumentTooComplex(f"expands to more than {MAX_NODES} values")
+            below += [child for child in children if type(child) in _CONTAINERS]
+        level = below
+        depth += 1
+
+
+# Raw NUL bytes are refused before parsing, so a NUL can reach a value only through an escape.
+_JSON_NUL_ESCAPES = ("\\u0000",)
+_YAML_NUL_ESCAPES = ("\\0", "\\x00", "\\u0000", "\\U00000000")
+
+
+def _refuse_nul(value: Any, text: str, fmt: str) -> None:
+    """Refuse text containing a NUL character, naming where it is."""
+    escapes = _JSON_NUL_ESCAPES if fmt == "json" else _YAML_NUL_ESCAPES
+    if not any(escape in text for escape in escapes):
+        return  # the common case: no walk at all
+    where = _nul_path(value)
+    if where is not None:
         # Text with NUL cannot be stored everywhere (PostgreSQL refuses it) nor shown safely.
-        raise _NulText(_nul_path(value) or "")
+        raise _NulText(where)
 
 
 def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
@@ -179,6 +207,7 @@ def parse_document(data: bytes, name: str, *, fmt: str | None = None) -> Any:
         raise fail(f"invalid YAML: {exc}") from None
     try:
         _measure(value)
+        _refuse_nul(value, text, fmt)
     except _DocumentTooComplex as exc:
         raise fail(f"document refused: {exc}") from None
     except _NulText as exc:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
+from compliance.documents import MAX_DEPTH, parse_document
+from compliance.errors import ComplianceError, InvalidInput
+from compliance.evidence import EvidenceStore, FileDigest, digest
 from compliance.store import db
 from compliance.store.models import Assessment, AuditEvent, Evidence, Result
 from tests import factories
@@ -177,3 +182,128 @@ def test_gaps_json_lists_every_control(run, tmp_path: Path) -> None:  # type: ig
     only = json.loads(run("gaps", "test-agent", "--framework", "owasp-asi-2026", "--json").output)
     assert [f["id"] for f in only["frameworks"]] == ["owasp-asi-2026"]
     assert run("gaps", "test-agent", "--framework", "nope").exit_code == 1
+
+
+# A file whose fingerprint was computed before the importer was made faster. Fingerprints are
+# stored and compared on every later import, so the same content must keep the same value.
+FINGERPRINT_DOC = {
+    "deployment": {
+        "id": "fingerprint-agent",
+        "name": "  Fingerprint agent ",
+        "owner": "owner@example.com",
+        "model": {
+            "name": "example-model",
+            "version": "2026-05",
+            "safety_scores": [{"benchmark": "example-safety-suite", "version": "3.1", "score": 1}],
+        },
+        "tools": [{"name": "search-api", "access": "read"}],
+        "autonomy": "human_in_loop",
+        "customer_facing": False,
+    },
+    "assessment": {
+        "id": "2026-Q4",
+        "date": "2026-11-20",
+        "assessor": "assessor@example.com",
+        "results": [
+            {
+                "check": "GOV-01",
+                "status": "pass",
+                "notes": "Revue signée — ok",
+                "evidence": [
+                    {"file": "evidence/log.txt", "description": "export"},
+                    {"url": "https://wiki.example.com/gov-01", "collected": "2026-11-01"},
+                ],
+            },
+            {"check": "GOV-02", "status": "fail"},
+        ],
+        "acceptances": [
+            {
+                "check": "GOV-02",
+                "approved_by": "ciso@example.com",
+                "justification": "later",
+                "expires": "2027-01-31",
+            }
+        ],
+    },
+}
+FINGERPRINT = "50ee44d63706fde00b1cee4076a0ca2623b5abec2e309cd1f2e19054472a5edd"
+
+
+def test_fingerprint_of_known_content_does_not_change(run, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "a"
+    (folder / "evidence").mkdir(parents=True)
+    (folder / "evidence" / "log.txt").write_bytes(b"line one\nline two\n")
+    path = factories.write(folder, FINGERPRINT_DOC, "assessment.json")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    with db.transaction(engine) as s:
+        assert s.execute(select(Assessment.fingerprint)).scalar_one() == FINGERPRINT
+
+
+def _refusal(text: str, name: str) -> tuple[str, str] | None:
+    try:
+        parse_document(text.encode(), name)
+    except InvalidInput as exc:
+        (problem,) = exc.problems
+        return problem.location, problem.message
+    return None
+
+
+@pytest.mark.parametrize(
+    ("levels", "inner", "refused"),
+    [
+        (MAX_DEPTH - 1, "1", False),  # the number is at the deepest level allowed
+        (MAX_DEPTH, "1", True),
+        (MAX_DEPTH, "", False),  # the innermost list is empty: nothing below it
+        (MAX_DEPTH + 1, "", True),
+    ],
+)
+def test_json_nesting_limit_is_exact(levels: int, inner: str, refused: bool) -> None:
+    found = _refusal("[" * levels + inner + "]" * levels, "deep.json")
+    if refused:
+        assert found == ("", f"document refused: nested deeper than {MAX_DEPTH} levels")
+    else:
+        assert found is None
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "location"),
+    [
+        ("a.json", '{"a": ["x", "y\\u0000"]}', "a[1]"),
+        ("a.json", '{"a": "\\\\u0000"}', None),  # an escaped backslash, then "u0000": no NUL
+        ("a.yaml", 'a:\n  b: "x\\0y"\n', "a.b"),
+        ("a.yaml", "a: [1, '\\0']\n", None),  # single quotes: a backslash and a zero
+        ("a.yaml", 'a: "\\U00000000"\n', "a"),
+    ],
+)
+def test_nul_in_text_is_refused_where_it_is(name: str, text: str, location: str | None) -> None:
+    found = _refusal(text, name)
+    if location is None:
+        assert found is None
+    else:
+        assert found == (location, "text contains a NUL character, which cannot be stored")
+
+
+def test_duplicate_json_key_is_named() -> None:
+    assert _refusal('{"a": 1, "b": {"c": 2, "c": 3}}', "a.json") == (
+        "",
+        "invalid JSON: duplicate key 'c' in an object",
+    )
+
+
+def test_evidence_store_keeps_one_read_only_copy(tmp_path: Path) -> None:
+    source = tmp_path / "export.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    store = EvidenceStore(tmp_path / "store")
+    found = digest(source)
+    assert store.put(source, found, sync=False) is True
+    assert store.put(source, found) is False  # already there
+    blob = store.path_for(found.sha256)
+    assert blob.read_bytes() == b"a,b\n1,2\n"
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o444
+    assert [p.name for p in blob.parent.iterdir()] == [blob.name]  # no temporary file left
+    # A file that no longer hashes as it did is refused, and leaves nothing behind.
+    other = FileDigest("ab" + "0" * 62, found.size, found.media_type)
+    with pytest.raises(ComplianceError, match="changed while it was being imported"):
+        store.put(source, other)
+    assert list((tmp_path / "store" / "ab").iterdir()) == []

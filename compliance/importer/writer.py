@@ -1,24 +1,27 @@
-"""Writing a validated batch of assessments: set-based, a few bulk statements per table.
+"""Writing a validated batch of assessments: set-based, one bulk statement per table.
 
-The batch is classified first (new, replacing a draft, unchanged) with one query per table, then
-each table is written with one bulk statement per chunk, so the cost grows with the number of
-rows, not with the number of round trips.
+The batch is classified first (new, replacing a draft, unchanged) with one query per table.
+New rows get their ids before they are written, so that the rows pointing at them can be built
+without reading anything back, and each table is then written in one pass: one `executemany`
+on SQLite, one COPY on PostgreSQL. The cost grows with the number of rows, not with the number
+of round trips, and no per-row SQL is compiled.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceError
 from compliance.evidence import EvidenceStore
-from compliance.store import audit
+from compliance.store import audit, db
 from compliance.store.models import (
     Assessment,
     AssessmentCatalog,
@@ -33,17 +36,160 @@ from compliance.store.models import (
 if TYPE_CHECKING:
     from compliance.importer.core import ImportReport, Prepared, _References
 
-# Core tables: per-row UPDATEs by a bound id, without the ORM's bulk-update machinery.
+# Core tables: plain rows, without the ORM's unit-of-work machinery.
 DEPLOYMENTS = Base.metadata.tables["deployments"]
 ASSESSMENTS = Base.metadata.tables["assessments"]
+ASSESSMENT_CATALOGS = Base.metadata.tables["assessment_catalogs"]
+SAFETY_SCORES = Base.metadata.tables["safety_scores"]
+RISK_ACCEPTANCES = Base.metadata.tables["risk_acceptances"]
 RESULTS = Base.metadata.tables["results"]
-CHUNK = 5_000  # rows per IN list or bulk statement, within every backend's parameter limits
+EVIDENCE = Base.metadata.tables["evidence"]
+CHUNK = 5_000  # rows per IN list or batch of UPDATEs, within every backend's parameter limits
 T = TypeVar("T")
+
+DEPLOYMENT_COLUMNS = (
+    "id",
+    "key",
+    "name",
+    "owner",
+    "environment",
+    "business_process",
+    "created_at",
+    "updated_at",
+)
+PROFILE_COLUMNS = (
+    "model_name",
+    "model_version",
+    "workload_identity",
+    "credentials",
+    "tools",
+    "data_classes",
+    "authority",
+    "autonomy",
+    "customer_facing",
+    "audit_logging",
+    "profile",
+)
+ASSESSMENT_COLUMNS = (
+    "id",
+    "deployment_id",
+    "key",
+    "state",
+    "assessed_on",
+    "assessor",
+    "source_name",
+    "fingerprint",
+    "imported_at",
+    *PROFILE_COLUMNS,
+)
+RESULT_COLUMNS = ("id", "assessment_id", "check_id", "control_id", "status", "notes", "position")
+EVIDENCE_COLUMNS = (
+    "result_id",
+    "position",
+    "kind",
+    "file_name",
+    "sha256",
+    "size",
+    "media_type",
+    "url",
+    "description",
+    "collected_at",
+)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class _BulkRows:
+    """Inserts plain rows (tuples) on the session's connection, inside its transaction.
+
+    Values are converted by the same SQLAlchemy type processors that an `insert()` would use
+    (dates, times, JSON, booleans), so the stored values are the same; only the per-row
+    statement machinery is skipped. Database errors are raised as SQLAlchemy's, like any other
+    statement's, so that callers recognise them (and retry the transient ones).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.dialect = self.connection.dialect
+        self.postgresql = self.dialect.name == "postgresql"
+        if self.postgresql:
+            # The writers' lock (store.db.transaction takes it already; this keeps the guarantee
+            # for any other caller): while it is held, no other writer takes ids (new_ids).
+            self.connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": db.WRITER_LOCK_KEY}
+            )
+
+    def new_ids(self, table: Table, count: int) -> range:
+        """`count` unused ids for new rows of `table`, ascending."""
+        if count == 0:
+            return range(0)
+        if self.postgresql:
+            # A block taken from the table's own sequence at once, as `count` calls of nextval()
+            # would: its next value is moved past the block. Two writers cannot interleave here,
+            # as both hold the writers' lock.
+            last = self.connection.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence(:table, 'id'),"
+                    " nextval(pg_get_serial_sequence(:table, 'id')) + :count - 1)"
+                ),
+                {"table": table.name, "count": count},
+            ).scalar_one()
+            return range(last - count + 1, last + 1)
+        # SQLite hands out max(id) + 1 itself. The transaction holds the database's write lock
+        # (BEGIN IMMEDIATE, see store.db), so nobody else can add rows until it ends.
+        start = (self.connection.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        return range(start, start + count)
+
+    def insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert `rows`, values in the order of `columns`."""
+        if not rows:
+            return
+        converters = self._converters(table, columns)
+        if converters:
+            rows = [_convert(row, converters) for row in rows]
+        # Names come from the schema (the Table objects), never from input; quoted anyway.
+        quote = self.dialect.identifier_preparer
+        target = f"{quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)})"
+        if self.postgresql:
+            self._copy(f"COPY {target} FROM STDIN", rows)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self.connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", rows)  # noqa: S608
+
+    def _converters(
+        self, table: Table, columns: Sequence[str]
+    ) -> list[tuple[int, Callable[[Any], Any]]]:
+        found: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, name in enumerate(columns):
+            column_type = table.c[name].type
+            process = column_type.dialect_impl(self.dialect).bind_processor(self.dialect)
+            if process is not None:
+                found.append((i, process))
+        return found
+
+    def _copy(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                statement, None, exc, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+            ) from exc
+
+
+def _convert(
+    row: tuple[Any, ...], converters: list[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in converters:
+        values[i] = process(values[i])
+    return tuple(values)
 
 
 @dataclass
@@ -53,25 +199,44 @@ class _Existing:
     fingerprint: str
 
 
-def _profile_columns(p: Prepared) -> dict[str, Any]:
+def _profile_values(p: Prepared) -> tuple[Any, ...]:
+    """The profile snapshot columns (PROFILE_COLUMNS) of an assessment."""
     d = p.doc.deployment
-    return dict(
-        model_name=d.model.name,
-        model_version=d.model.version,
-        workload_identity=d.identity.workload_identity if d.identity else None,
-        credentials=d.identity.credentials if d.identity else None,
-        tools=None if d.tools is None else [t.model_dump() for t in d.tools],
-        data_classes=None if d.data is None else list(d.data),
-        authority=list(d.authority),
-        autonomy=d.autonomy,
-        customer_facing=d.customer_facing,
-        audit_logging=d.audit.logging if d.audit else None,
-        profile=d.model_dump(mode="json", exclude_none=False),
+    profile = p.profile  # the deployment block as JSON values
+    return (
+        d.model.name,
+        d.model.version,
+        d.identity.workload_identity if d.identity else None,
+        d.identity.credentials if d.identity else None,
+        profile["tools"],
+        profile["data"],
+        profile["authority"],
+        d.autonomy,
+        d.customer_facing,
+        d.audit.logging if d.audit else None,
+        profile,
     )
 
 
-def _deployments(session: Session, batch: Sequence[Prepared], now: datetime) -> dict[str, int]:
-    """Ids of every deployment in the batch, creating the missing ones in bulk."""
+def _newest(batch: Iterable[Prepared]) -> dict[str, Prepared]:
+    """The most recent assessment of each deployment (the later file when two share a date)."""
+    newest: dict[str, Prepared] = {}
+    for p in batch:
+        key = p.doc.deployment.id
+        best = newest.get(key)
+        if best is None or p.doc.assessment.date >= best.doc.assessment.date:
+            newest[key] = p
+    return newest
+
+
+def _deployments(
+    session: Session, rows: _BulkRows, batch: Sequence[Prepared], now: datetime
+) -> tuple[dict[str, int], set[int]]:
+    """Ids of every deployment in the batch, and which of them were created now.
+
+    A new deployment is created as its most recent assessment in the batch describes it, which
+    is what the refresh after writing would make of it.
+    """
     keys = sorted({p.doc.deployment.id for p in batch})
     ids: dict[str, int] = {}
     for part in chunks(keys):
@@ -80,31 +245,16 @@ def _deployments(session: Session, batch: Sequence[Prepared], now: datetime) -> 
                 select(Deployment.key, Deployment.id).where(Deployment.key.in_(part))
             ).all()
         )
-    first: dict[str, Prepared] = {}
-    for p in batch:
-        first.setdefault(p.doc.deployment.id, p)
+    newest = _newest(batch)
     new = [k for k in keys if k not in ids]
-    for key_part in chunks(new):
-        rows = [
-            dict(
-                key=k,
-                name=first[k].doc.deployment.name,
-                owner=first[k].doc.deployment.owner,
-                environment=first[k].doc.deployment.environment,
-                business_process=first[k].doc.deployment.business_process,
-                created_at=now,
-                updated_at=now,
-            )
-            for k in key_part
-        ]
-        returned = session.execute(
-            insert(DEPLOYMENTS).returning(
-                DEPLOYMENTS.c.key, DEPLOYMENTS.c.id, sort_by_parameter_order=True
-            ),
-            rows,
-        ).all()
-        ids.update((k, i) for k, i in returned)
-    return ids
+    new_ids = rows.new_ids(DEPLOYMENTS, len(new))
+    values = []
+    for key, dep_id in zip(new, new_ids, strict=True):
+        d = newest[key].doc.deployment
+        values.append((dep_id, key, d.name, d.owner, d.environment, d.business_process, now, now))
+    rows.insert(DEPLOYMENTS, DEPLOYMENT_COLUMNS, values)
+    ids.update(zip(new, new_ids, strict=True))
+    return ids, set(new_ids)
 
 
 def _existing(
@@ -132,19 +282,17 @@ def _refresh_deployments(
     session: Session,
     written: Sequence[Prepared],
     dep_ids: dict[str, int],
+    created: set[int],
     dates: dict[int, list[tuple[str, date]]],
     now: datetime,
 ) -> None:
-    """The deployment record follows its most recent assessment."""
-    newest: dict[int, Prepared] = {}
-    for p in written:
-        dep = dep_ids[p.doc.deployment.id]
-        best = newest.get(dep)
-        if best is None or p.doc.assessment.date >= best.doc.assessment.date:
-            newest[dep] = p
+    """The deployment record follows its most recent assessment (new ones already do)."""
     rows = []
-    for dep, p in newest.items():
-        others = [on for key, on in dates.get(dep, []) if key != p.doc.assessment.id]
+    for key, p in _newest(written).items():
+        dep = dep_ids[key]
+        if dep in created:
+            continue
+        others = [on for akey, on in dates.get(dep, []) if akey != p.doc.assessment.id]
         if others and max(others) > p.doc.assessment.date:
             continue
         d = p.doc.deployment
@@ -182,7 +330,8 @@ def write_batch(
 ) -> None:
     """Write every prepared assessment in the caller's transaction."""
     now = datetime.now(UTC)
-    dep_ids = _deployments(session, batch, now)
+    rows = _BulkRows(session)
+    dep_ids, created = _deployments(session, rows, batch, now)
     existing, dates = _existing(session, dep_ids.values())
     new: list[Prepared] = []
     replaced: list[tuple[Prepared, _Existing]] = []
@@ -203,88 +352,82 @@ def write_batch(
     written = new + [p for p, _ in replaced]
     if not written:
         return
-    _refresh_deployments(session, written, dep_ids, dates, now)
-
-    def columns(p: Prepared) -> dict[str, Any]:
-        a = p.doc.assessment
-        return dict(
-            assessed_on=a.date,
-            assessor=a.assessor,
-            source_name=p.label,
-            fingerprint=p.fingerprint,
-            imported_at=now,
-            **_profile_columns(p),
-        )
+    _refresh_deployments(session, written, dep_ids, created, dates, now)
 
     assessment_ids: dict[int, int] = {}  # id(prepared) -> assessment id
     if replaced:
         _delete_children(session, [found.id for _p, found in replaced])
-        updates = [dict(b_id=found.id, **columns(p)) for p, found in replaced]
+        updates = [
+            dict(
+                zip(PROFILE_COLUMNS, _profile_values(p), strict=True),
+                b_id=found.id,
+                assessed_on=p.doc.assessment.date,
+                assessor=p.doc.assessment.assessor,
+                source_name=p.label,
+                fingerprint=p.fingerprint,
+                imported_at=now,
+            )
+            for p, found in replaced
+        ]
         for part in chunks(updates):
             session.execute(
                 update(ASSESSMENTS).where(ASSESSMENTS.c.id == bindparam("b_id")),
                 list(part),
             )
         assessment_ids.update((id(p), found.id) for p, found in replaced)
-    for new_part in chunks(new):
-        rows = [
-            dict(
-                deployment_id=dep_ids[p.doc.deployment.id],
-                key=p.doc.assessment.id,
-                state="draft",
-                **columns(p),
+    new_ids = rows.new_ids(ASSESSMENTS, len(new))
+    rows.insert(
+        ASSESSMENTS,
+        ASSESSMENT_COLUMNS,
+        [
+            (
+                aid,
+                dep_ids[p.doc.deployment.id],
+                p.doc.assessment.id,
+                "draft",
+                p.doc.assessment.date,
+                p.doc.assessment.assessor,
+                p.label,
+                p.fingerprint,
+                now,
+                *_profile_values(p),
             )
-            for p in new_part
-        ]
-        returned = (
-            session.execute(
-                insert(ASSESSMENTS).returning(ASSESSMENTS.c.id, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
-        assessment_ids.update((id(p), aid) for p, aid in zip(new_part, returned, strict=True))
-
-    _bulk(
-        session,
-        AssessmentCatalog,
-        (
-            dict(assessment_id=assessment_ids[id(p)], catalog_id=c)
-            for p in written
-            for c in refs.catalog_ids
-        ),
+            for p, aid in zip(new, new_ids, strict=True)
+        ],
     )
-    _bulk(
-        session,
-        SafetyScore,
-        (
-            dict(
-                assessment_id=assessment_ids[id(p)],
-                benchmark=s.benchmark,
-                version=s.version,
-                score=s.score,
-            )
+    assessment_ids.update((id(p), aid) for p, aid in zip(new, new_ids, strict=True))
+
+    rows.insert(
+        ASSESSMENT_CATALOGS,
+        ("assessment_id", "catalog_id"),
+        [(assessment_ids[id(p)], c) for p in written for c in refs.catalog_ids],
+    )
+    rows.insert(
+        SAFETY_SCORES,
+        ("assessment_id", "benchmark", "version", "score"),
+        [
+            (assessment_ids[id(p)], s.benchmark, s.version, s.score)
             for p in written
             for s in p.doc.deployment.model.safety_scores
-        ),
+        ],
     )
-    _bulk(
-        session,
-        RiskAcceptance,
-        (
-            dict(
-                assessment_id=assessment_ids[id(p)],
-                check_id=refs.checks[x.check],
-                approved_by=x.approved_by,
-                justification=x.justification,
-                expires=x.expires,
-                position=i,
+    rows.insert(
+        RISK_ACCEPTANCES,
+        ("assessment_id", "check_id", "approved_by", "justification", "expires", "position"),
+        [
+            (
+                assessment_ids[id(p)],
+                refs.checks[x.check],
+                x.approved_by,
+                x.justification,
+                x.expires,
+                i,
             )
             for p in written
             for i, x in enumerate(p.doc.assessment.acceptances)
-        ),
+        ],
     )
-    _write_results(session, store, written, assessment_ids, refs, now, report)
+    _write_results(rows, store, written, assessment_ids, refs, now, report)
     audit.record_many(
         session,
         [
@@ -303,19 +446,8 @@ def write_batch(
     )
 
 
-def _bulk(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
-    buffer: list[dict[str, Any]] = []
-    for row in rows:
-        buffer.append(row)
-        if len(buffer) >= CHUNK:
-            session.execute(insert(model.__table__), buffer)
-            buffer = []
-    if buffer:
-        session.execute(insert(model.__table__), buffer)
-
-
 def _write_results(
-    session: Session,
+    rows: _BulkRows,
     store: EvidenceStore,
     written: Sequence[Prepared],
     assessment_ids: dict[int, int],
@@ -323,56 +455,50 @@ def _write_results(
     now: datetime,
     report: ImportReport,
 ) -> None:
-    rows: list[dict[str, Any]] = []
-    evidence_of: list[Any] = []  # the prepared evidence list of each result row, same order
+    checks, controls = refs.checks, refs.controls
+    result_ids = iter(rows.new_ids(RESULTS, sum(len(p.doc.assessment.results) for p in written)))
+    result_rows: list[tuple[Any, ...]] = []
+    evidence_rows: list[tuple[Any, ...]] = []
+    new_blobs = 0
     for p in written:
         aid = assessment_ids[id(p)]
         for i, (r, items) in enumerate(zip(p.doc.assessment.results, p.evidence, strict=True)):
-            rows.append(
-                dict(
-                    assessment_id=aid,
-                    check_id=refs.checks[r.check] if r.check else None,
-                    control_id=refs.controls[r.control][0] if r.control else None,
-                    status=r.status,
-                    notes=r.notes,
-                    position=i,
+            rid = next(result_ids)
+            result_rows.append(
+                (
+                    rid,
+                    aid,
+                    checks[r.check] if r.check else None,
+                    controls[r.control][0] if r.control else None,
+                    r.status,
+                    r.notes,
+                    i,
                 )
             )
-            evidence_of.append(items)
-    new_blobs = []
-    ev_rows: list[dict[str, Any]] = []
-    for part_rows, part_items in zip(chunks(rows), chunks(evidence_of), strict=True):
-        result_ids = (
-            session.execute(
-                insert(RESULTS).returning(RESULTS.c.id, sort_by_parameter_order=True),
-                list(part_rows),
-            )
-            .scalars()
-            .all()
-        )
-        for rid, items in zip(result_ids, part_items, strict=True):
             for pos, e in enumerate(items):
-                if e.digest is not None and e.path is not None:
-                    if store.put(e.path, e.digest, sync=False):
-                        new_blobs.append(e.digest.sha256)
+                d = e.digest
+                if d is not None and e.path is not None:
+                    if store.put(e.path, d, sync=False):
+                        new_blobs += 1
                     report.evidence_files += 1
-                ev_rows.append(
-                    dict(
-                        result_id=rid,
-                        position=pos,
-                        kind=e.kind,
-                        file_name=e.file_name,
-                        sha256=e.digest.sha256 if e.digest else None,
-                        size=e.digest.size if e.digest else None,
-                        media_type=e.digest.media_type if e.digest else None,
-                        url=e.url,
-                        description=e.description,
-                        collected_at=now
+                evidence_rows.append(
+                    (
+                        rid,
+                        pos,
+                        e.kind,
+                        e.file_name,
+                        d.sha256 if d else None,
+                        d.size if d else None,
+                        d.media_type if d else None,
+                        e.url,
+                        e.description,
+                        now
                         if e.collected is None
                         else datetime.combine(e.collected, time.min, tzinfo=UTC),
                     )
                 )
+    rows.insert(RESULTS, RESULT_COLUMNS, result_rows)
     if new_blobs:
         # Every new evidence file is on disk before the transaction that points to it commits.
         os.sync()
-    _bulk(session, Evidence, ev_rows)
+    rows.insert(EVIDENCE, EVIDENCE_COLUMNS, evidence_rows)
