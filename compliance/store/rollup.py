@@ -131,26 +131,28 @@ class ControlInfo:
     position: int
 
 
+def _mapped_counts(assessment_ids: Scope) -> Select[Any]:
+    """Per (assessment, control with a mapping in force): how many checks are mapped to it, and
+    how many of their results are not applicable, fail, pass or missing."""
+    m = _mapped_results(assessment_ids).subquery("m")
+    return select(
+        m.c.assessment_id,
+        m.c.control_id,
+        func.count(m.c.check_id).label("n"),
+        _count(m.c.status == "not_applicable").label("na"),
+        _count(m.c.status == "fail").label("fail"),
+        _count(m.c.status == "pass").label("ok"),
+        _count(m.c.status.is_(None)).label("none"),
+    ).group_by(m.c.assessment_id, m.c.control_id)
+
+
 def _matrix_query(
     assessment_ids: Scope, framework: str | None, ordered: bool = True
 ) -> Select[Any]:
     """(assessment, control, status, source, mapped count, direct status, direct notes) rows."""
-    m = _mapped_results(assessment_ids).subquery("m")
     # Aggregate the mapped results per (assessment, control) first: the join with the controls
     # below then needs no grouping, and no wide columns travel through a sort.
-    agg = (
-        select(
-            m.c.assessment_id,
-            m.c.control_id,
-            func.count(m.c.check_id).label("n"),
-            _count(m.c.status == "not_applicable").label("na"),
-            _count(m.c.status == "fail").label("fail"),
-            _count(m.c.status == "pass").label("ok"),
-            _count(m.c.status.is_(None)).label("none"),
-        )
-        .group_by(m.c.assessment_id, m.c.control_id)
-        .subquery("agg")
-    )
+    agg = _mapped_counts(assessment_ids).subquery("agg")
     n = func.coalesce(agg.c.n, 0)
     considered = n - func.coalesce(agg.c.na, 0)
     rolled = case(
@@ -251,20 +253,7 @@ def group_scores(
     ids = sorted(set(assessment_ids))
     for start in range(0, len(ids), IDS_PER_QUERY):
         part = ids[start : start + IDS_PER_QUERY]
-        m = _mapped_results(part).subquery("m")
-        agg = (
-            select(
-                m.c.assessment_id,
-                m.c.control_id,
-                func.count(m.c.check_id).label("n"),
-                _count(m.c.status == "not_applicable").label("na"),
-                _count(m.c.status == "fail").label("fail"),
-                _count(m.c.status == "pass").label("ok"),
-                _count(m.c.status.is_(None)).label("none"),
-            )
-            .group_by(m.c.assessment_id, m.c.control_id)
-            .cte("agg")
-        )
+        agg = _mapped_counts(part).cte("agg")
         considered = agg.c.n - agg.c.na
         rolled = case(  # as in _matrix_query; every control here has a mapping
             (considered == 0, literal("not_applicable")),
