@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from compliance import __version__, views
@@ -34,6 +34,7 @@ from compliance.store.rollup import (
     contributions,
     control_statuses,
     group_scores,
+    latest_query,
     portfolio_matrix,
 )
 
@@ -438,21 +439,11 @@ def latest_assessments(
     session: Session, deployments: Sequence[str] | None = None
 ) -> list[tuple[Deployment, Assessment, Assessment | None]]:
     """(deployment, latest assessment, the one before it) for every deployment with one."""
-    ranked = select(
-        Assessment.id,
-        Assessment.deployment_id,
-        func.row_number()
-        .over(
-            partition_by=Assessment.deployment_id,
-            order_by=(Assessment.assessed_on.desc(), Assessment.id.desc()),
-        )
-        .label("rn"),
-    ).subquery()
+    ranked = latest_query(depth=2).subquery()
     q = (
         select(Deployment, Assessment, ranked.c.rn)
         .join(ranked, ranked.c.deployment_id == Deployment.id)
-        .join(Assessment, Assessment.id == ranked.c.id)
-        .where(ranked.c.rn <= 2)
+        .join(Assessment, Assessment.id == ranked.c.assessment_id)
         .order_by(Deployment.key, ranked.c.rn)
         # Portfolio views never read the imported deployment block; it loads on access if needed.
         .options(defer(Assessment.profile))

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from compliance.rollup import DIRECT_STATUS
 from compliance.store.db import fetch_rows
 from compliance.store.models import (
     Assessment,
@@ -105,10 +106,21 @@ def _mapped_results(assessment_ids: Scope) -> Select[int, int, int, str, str]:
 def _direct_status(direct: Any) -> ColumnElement[str]:
     """The control status a result recorded directly on a control gives it (NULL: none)."""
     return case(
-        (direct.status == "pass", literal("met")),
-        (direct.status == "fail", literal("gap")),
-        (direct.status == "partial", literal("partial")),
-        (direct.status == "not_applicable", literal("not_applicable")),
+        *((direct.status == result, literal(status)) for result, status in DIRECT_STATUS.items())
+    )
+
+
+def _rolled_status(agg: Any, n: ColumnElement[int], na: ColumnElement[int]) -> ColumnElement[str]:
+    """The status `compliance.rollup.rollup_status` gives a control from the counts of
+    `_mapped_counts` (`n` and `na` passed in, so that a caller joining outer can default them)."""
+    considered = n - na
+    return case(
+        (n == 0, literal("unmapped")),
+        (considered == 0, literal("not_applicable")),
+        (agg.c.fail > 0, literal("gap")),
+        (agg.c.ok == considered, literal("met")),
+        (agg.c.none == considered, literal("not_assessed")),
+        else_=literal("partial"),
     )
 
 
@@ -154,15 +166,7 @@ def _matrix_query(
     # below then needs no grouping, and no wide columns travel through a sort.
     agg = _mapped_counts(assessment_ids).subquery("agg")
     n = func.coalesce(agg.c.n, 0)
-    considered = n - func.coalesce(agg.c.na, 0)
-    rolled = case(
-        (n == 0, literal("unmapped")),
-        (considered == 0, literal("not_applicable")),
-        (agg.c.fail > 0, literal("gap")),
-        (agg.c.ok == considered, literal("met")),
-        (agg.c.none == considered, literal("not_assessed")),
-        else_=literal("partial"),
-    )
+    rolled = _rolled_status(agg, n, func.coalesce(agg.c.na, 0))
     direct = aliased(Result)
     direct_status = _direct_status(direct)
     ac = aliased(AssessmentCatalog)
@@ -210,9 +214,9 @@ def status_matrix(
     return out
 
 
-def latest_query(deployment_ids: Select[Any] | None = None, depth: int = 1) -> Select[Any]:
+def latest_query(depth: int = 1) -> Select[Any]:
     """(deployment id, assessment id, rank) of each deployment's `depth` latest assessments, rank
-    1 being the latest (by assessment date, then by id), optionally only for some deployments."""
+    1 being the latest (by assessment date, then by id)."""
     ranked = select(
         Assessment.deployment_id.label("deployment_id"),
         Assessment.id.label("assessment_id"),
@@ -223,8 +227,6 @@ def latest_query(deployment_ids: Select[Any] | None = None, depth: int = 1) -> S
         )
         .label("rn"),
     )
-    if deployment_ids is not None:
-        ranked = ranked.where(Assessment.deployment_id.in_(deployment_ids))
     sub = ranked.subquery("ranked")
     return select(sub.c.deployment_id, sub.c.assessment_id, sub.c.rn).where(sub.c.rn <= depth)
 
@@ -254,14 +256,7 @@ def group_scores(
     for start in range(0, len(ids), IDS_PER_QUERY):
         part = ids[start : start + IDS_PER_QUERY]
         agg = _mapped_counts(part).cte("agg")
-        considered = agg.c.n - agg.c.na
-        rolled = case(  # as in _matrix_query; every control here has a mapping
-            (considered == 0, literal("not_applicable")),
-            (agg.c.fail > 0, literal("gap")),
-            (agg.c.ok == considered, literal("met")),
-            (agg.c.none == considered, literal("not_assessed")),
-            else_=literal("partial"),
-        )
+        rolled = _rolled_status(agg, agg.c.n, agg.c.na)
         direct = aliased(Result)
         mapped_cells = select(
             agg.c.assessment_id,
@@ -278,7 +273,7 @@ def group_scores(
             only.assessment_id, only.control_id, _direct_status(only).label("status")
         ).where(
             only.assessment_id.in_(part),
-            only.status.in_(("pass", "fail", "partial", "not_applicable")),
+            only.status.in_(tuple(DIRECT_STATUS)),
             only.control_id.is_not(None),
             ~exists().where(
                 agg.c.assessment_id == only.assessment_id, agg.c.control_id == only.control_id
@@ -312,7 +307,6 @@ class PortfolioMatrix:
     """The gap matrix of a portfolio: every deployment's latest assessment x every assessable
     control of the frameworks it was assessed against."""
 
-    latest: dict[int, int]  # deployment id -> its latest assessment id
     rows: list[tuple[int, int, str, str, int, str | None, str | None]]  # as `status_matrix`
     controls: dict[int, ControlInfo]
 
@@ -322,10 +316,7 @@ def portfolio_matrix(session: Session, framework: str | None = None) -> Portfoli
     SQL, not passed in, and rows come back as driver tuples."""
     latest = latest_query().subquery("latest")
     rows = fetch_rows(session, _matrix_query(select(latest.c.assessment_id), framework))
-    pairs = fetch_rows(session, select(latest.c.deployment_id, latest.c.assessment_id))
-    return PortfolioMatrix(
-        {d: a for d, a in pairs}, rows, control_info(session, {r[1] for r in rows})
-    )
+    return PortfolioMatrix(rows, control_info(session, {r[1] for r in rows}))
 
 
 def control_info(session: Session, control_ids: Iterable[int]) -> dict[int, ControlInfo]:
