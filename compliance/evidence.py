@@ -47,8 +47,12 @@ def digest(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> FileDigest:
                     f"{path}: evidence file is larger than the limit of {limit} bytes"
                 )
             h.update(chunk)
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileDigest(h.hexdigest(), size, media_type)
+    return FileDigest(h.hexdigest(), size, media_type(path.name))
+
+
+def media_type(name: str) -> str:
+    """The media type a file name suggests, or the generic one for bytes."""
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def default_store_dir(engine: Engine) -> Path:
@@ -93,8 +97,13 @@ class EvidenceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def _place(self, sha256: str) -> tuple[str, str]:
+        """(folder, file) of a blob, as plain strings: `put` runs once per evidence file."""
+        folder = os.path.join(self.root, sha256[:2])
+        return folder, os.path.join(folder, sha256[2:])
+
     def path_for(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:]
+        return Path(self._place(sha256)[1])
 
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -105,9 +114,7 @@ class EvidenceStore:
         Returns True when a new file was written. With sync=False the caller makes the new
         files durable itself (one os.sync() for a whole import) before anything points to them.
         """
-        # Plain strings rather than Path objects: this runs once per evidence file.
-        folder = os.path.join(self.root, expected.sha256[:2])
-        target = os.path.join(folder, expected.sha256[2:])
+        folder, target = self._place(expected.sha256)
         if os.path.isfile(target):
             return False
         h = hashlib.sha256()

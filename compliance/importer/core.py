@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import mimetypes
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from compliance import oscal
 from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
-from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest
+from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest, media_type
 from compliance.importer.schema import AssessmentDoc
 from compliance.importer.writer import write_batch
 from compliance.store import audit
@@ -196,12 +195,21 @@ class _Folders:
             return None
 
 
+def _absolute(name: str) -> bool:
+    """Absolute here, or on Windows (a drive letter or a leading backslash)."""
+    return (
+        Path(name).is_absolute()
+        or name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+    )
+
+
 def _inside(base: Path, name: str, folders: _Folders | None = None) -> Path | str:
     """Resolve an evidence path relative to `base`, or say why it is refused."""
     if "\x00" in name:
         return "evidence path contains a NUL character"
     raw = Path(name)
-    if raw.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+    if _absolute(name):
         return f"evidence path {name!r} is absolute; give it relative to the assessment file"
     if folders is not None:
         plain = folders.plain_file(base, raw.parts)
@@ -228,9 +236,7 @@ def _inside(base: Path, name: str, folders: _Folders | None = None) -> Path | st
 def _missing_inside(base: Path, name: str) -> bool:
     """True when `name` is a relative path inside `base` at which nothing exists."""
     raw = Path(name)
-    if "\x00" in name or raw.is_absolute() or name.startswith(("/", "\\")):
-        return False
-    if len(name) > 1 and name[1] == ":":
+    if "\x00" in name or _absolute(name):
         return False
     root = base.resolve()
     if not Path(os.path.normpath(root / raw)).is_relative_to(root):
@@ -243,8 +249,7 @@ def _stored(store: EvidenceStore | None, base: Path, name: str, sha256: str) -> 
     if store is None or not store.has(sha256) or not _missing_inside(base, name):
         return None
     size = store.path_for(sha256).stat().st_size
-    media_type = mimetypes.guess_type(Path(name).name)[0] or "application/octet-stream"
-    return FileDigest(sha256, size, media_type)
+    return FileDigest(sha256, size, media_type(Path(name).name))
 
 
 def _prepare_evidence(

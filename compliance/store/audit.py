@@ -55,28 +55,9 @@ def _lock_chain(session: Session) -> None:
 
 def record(
     session: Session, action: str, subject: str, detail: dict[str, Any] | None = None
-) -> AuditEvent:
+) -> None:
     """Append one event in the caller's transaction."""
-    _lock_chain(session)
-    prev = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    prev_hash = prev or GENESIS
-    now = datetime.now(UTC)
-    who = actor()
-    body = canonical(detail or {})
-    event = AuditEvent(
-        occurred_at=now,
-        actor=who,
-        action=action,
-        subject=subject,
-        detail=body,
-        prev_hash=prev_hash,
-        hash=event_hash(prev_hash, now, who, action, subject, body),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    record_many(session, [(action, subject, detail or {})])
 
 
 def record_many(session: Session, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
