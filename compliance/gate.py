@@ -28,6 +28,18 @@ class Profile:
     autonomy: str | None = None
     customer_facing: bool = False
     audit_logging: str | None = None
+    memory: str | None = None  # none | session | persistent; None: not stated
+    agents: tuple[str, ...] | None = None  # the agents it talks to; None: not stated
+
+    @property
+    def memory_state(self) -> str:
+        return self.memory or "unstated"
+
+    @property
+    def agents_state(self) -> str:
+        if self.agents is None:
+            return "unstated"
+        return "some" if self.agents else "none"
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,24 @@ def explain(cond: Condition, p: Profile) -> list[str]:
         if p.customer_facing == cond.customer_facing:
             return ["customer-facing" if p.customer_facing else "not customer-facing"]
         return []
+    if cond.memory_in is not None:
+        if p.memory_state not in cond.memory_in:
+            return []
+        return [
+            "the profile does not say what the agent remembers"
+            if p.memory is None
+            else f"memory is {p.memory}"
+        ]
+    if cond.agents_in is not None:
+        if p.agents_state not in cond.agents_in:
+            return []
+        if p.agents is None:
+            return ["the profile does not say which agents it talks to"]
+        return [
+            f"talks to other agents ({_quoted(p.agents)})"
+            if p.agents
+            else "talks to no other agent"
+        ]
     if cond.all is not None:
         parts = [explain(c, p) for c in cond.all]
         return [" and ".join(x for part in parts for x in part)] if all(parts) else []

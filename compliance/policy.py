@@ -17,6 +17,12 @@ DataClass = Literal["public", "internal", "confidential", "regulated"]
 Autonomy = Literal["human_in_loop", "human_on_loop", "autonomous"]
 Scope = Literal["tools", "data", "audit"]
 _ALL_SCOPES: tuple[Scope, ...] = ("tools", "data", "audit")
+# What a profile says of the agent's memory and of the agents it talks to; `unstated` when the
+# profile leaves the key out.
+MemoryState = Literal["none", "session", "persistent", "unstated"]
+AgentsState = Literal["none", "some", "unstated"]
+Severity = Literal["condition", "blocker"]
+Days = Annotated[int, Field(ge=1, le=36_500)]
 
 
 class Condition(StrictModel):
@@ -28,6 +34,8 @@ class Condition(StrictModel):
     data_any: list[DataClass] | None = None
     autonomy_in: list[Autonomy] | None = None
     customer_facing: bool | None = None
+    memory_in: list[MemoryState] | None = None
+    agents_in: list[AgentsState] | None = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
 
@@ -37,7 +45,8 @@ class Condition(StrictModel):
         if len(keys) != 1:
             raise ValueError(
                 "expected exactly one of authority_any, authority_nonempty, tool_access_any, "
-                f"data_any, autonomy_in, customer_facing, all, any; got {keys or 'none'}"
+                "data_any, autonomy_in, customer_facing, memory_in, agents_in, all, any; "
+                f"got {keys or 'none'}"
             )
         return self
 
@@ -48,6 +57,11 @@ class Tier(StrictModel):
     min_safety_score: float = Field(ge=0, le=1)
     requires: list[CheckId] = Field(default_factory=list)
     when: Condition | None = None
+    # Version 2: limits that differ by tier (absent: no limit).
+    acceptance_max_days: Days | None = None  # an acceptance lasts at most this long
+    approvers: list[Annotated[str, Field(min_length=1, max_length=300)]] | None = None
+    reassessment_days: Days | None = None  # a re-assessment is due this long after the last
+    remediation_days: Days | None = None  # a gap with no due date of its own is due after this
 
 
 class Requirement(StrictModel):
@@ -70,8 +84,32 @@ class Freshness(StrictModel):
         )
 
 
+class Threshold(StrictModel):
+    """A value a check's test procedure names, e.g. the longest acceptable time to revoke access."""
+
+    description: Text
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    values: dict[Slug, Annotated[float, Field(ge=0)]] = Field(min_length=1)  # by tier
+
+    def value(self, tier: str) -> float | None:
+        return self.values.get(tier)
+
+
+class NotApplicableRule(StrictModel):
+    # Checks that can never be not applicable; such a result counts as no result.
+    never: list[CheckId] = Field(default_factory=list)
+
+
+class AcceptanceRule(StrictModel):
+    approver_not_assessor: bool = True
+
+
+class Reassessment(StrictModel):
+    severity: Severity = "condition"
+
+
 class Policy(StrictModel):
-    schema_: Literal["compliance-policy/1"] = Field(alias="schema")
+    schema_: Literal["compliance-policy/1", "compliance-policy/2"] = Field(alias="schema")
     id: Slug
     name: Text
     version: Annotated[str, Field(min_length=1, max_length=64)]
@@ -80,6 +118,18 @@ class Policy(StrictModel):
     additional_requirements: list[Requirement] = Field(default_factory=list)
     must_define: list[Scope] = Field(default_factory=lambda: list(_ALL_SCOPES))
     evidence_freshness: Freshness | None = None
+    # Version 2.
+    # Minimum score per benchmark (scales differ), by tier; where set it replaces the tier's.
+    benchmark_minimums: dict[
+        Annotated[str, Field(min_length=1, max_length=300)],
+        dict[Slug, Annotated[float, Field(ge=0, le=1)]],
+    ] = Field(default_factory=dict)
+    not_applicable: NotApplicableRule = Field(default_factory=NotApplicableRule)
+    acceptances: AcceptanceRule | None = None
+    reassessment: Reassessment = Field(default_factory=Reassessment)
+    thresholds: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)], Threshold
+    ] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _tiers(self) -> Policy:
@@ -91,12 +141,32 @@ class Policy(StrictModel):
         for i, t in enumerate(self.tiers[1:], start=1):
             if t.when is None:
                 raise ValueError(f"tiers[{i}].when: required field is missing")
+        known = set(ids)
+        for name, th in self.thresholds.items():
+            for tier in th.values:
+                if tier not in known:
+                    raise ValueError(f"thresholds.{name}.values.{tier}: unknown tier {tier!r}")
+        for bench, by_tier in self.benchmark_minimums.items():
+            for tier in by_tier:
+                if tier not in known:
+                    raise ValueError(f"benchmark_minimums.{bench}.{tier}: unknown tier {tier!r}")
         return self
+
+    def tier(self, tier_id: str) -> Tier:
+        return next(t for t in self.tiers if t.id == tier_id)
 
     def check_ids(self) -> set[str]:
         ids = {c for t in self.tiers for c in t.requires}
         ids.update(c for r in self.additional_requirements for c in r.requires)
+        ids.update(self.not_applicable.never)
         return ids
+
+    def minimum_for(self, benchmark: str, tier: str) -> float:
+        """The minimum safety score on `benchmark` at `tier`."""
+        by_tier = self.benchmark_minimums.get(benchmark)
+        if by_tier is not None and tier in by_tier:
+            return by_tier[tier]
+        return self.tier(tier).min_safety_score
 
 
 class LoadedPolicy:
@@ -137,7 +207,41 @@ def _requirement_refs(policy: Policy) -> list[tuple[str, str]]:
         refs += [
             (f"evidence_freshness.checks.{cid}", cid) for cid in policy.evidence_freshness.checks
         ]
+    refs += [
+        (f"not_applicable.never[{i}]", cid) for i, cid in enumerate(policy.not_applicable.never)
+    ]
     return refs
+
+
+def threshold_problems(loaded: LoadedPolicy, needed: dict[str, list[str]]) -> list[Problem]:
+    """A version-2 policy must define every threshold the checks' procedures name (`needed`:
+    threshold -> the checks naming it) for every tier."""
+    policy = loaded.policy
+    if policy.schema_ == "compliance-policy/1":
+        return []  # the first format had no thresholds; the baseline's values are shown
+    problems = []
+    tiers = [t.id for t in policy.tiers]
+    for name, checks in sorted(needed.items()):
+        th = policy.thresholds.get(name)
+        if th is None:
+            problems.append(
+                Problem(
+                    loaded.file.label,
+                    f"thresholds.{name}",
+                    f"required by the test procedure of {', '.join(checks)}; not defined",
+                )
+            )
+            continue
+        missing = [t for t in tiers if t not in th.values]
+        if missing:
+            problems.append(
+                Problem(
+                    loaded.file.label,
+                    f"thresholds.{name}.values",
+                    f"no value for tier {', '.join(missing)}",
+                )
+            )
+    return problems
 
 
 def read_policy_file(path: Path) -> DataFile:

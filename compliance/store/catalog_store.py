@@ -19,7 +19,14 @@ from compliance import catalogs as cat
 from compliance.errors import NotFound
 from compliance.policy import LoadedPolicy, parse_policy
 from compliance.store import audit
-from compliance.store.models import Catalog, Check, Control, Mapping
+from compliance.store.models import (
+    Catalog,
+    Check,
+    Control,
+    Mapping,
+    SufficientSet,
+    SufficientSetCheck,
+)
 
 
 @dataclass
@@ -99,6 +106,7 @@ def _control_rows(catalog_id: int, doc: cat.CatalogFile) -> list[dict[str, Any]]
                 assessable=c.assessable,
                 position=pos,
                 detail=detail or None,
+                nature=doc.nature_of(c.kind),
             )
         )
     return rows
@@ -115,6 +123,7 @@ def _check_rows(catalog_id: int, doc: cat.ChecksFile) -> list[dict[str, Any]]:
             evidence_guidance=c.evidence,
             remediation=c.remediation,
             position=pos,
+            procedure=c.procedure.model_dump(mode="json", by_alias=True) if c.procedure else None,
         )
         for pos, c in enumerate(doc.checks)
     ]
@@ -135,7 +144,8 @@ def _make_current(session: Session, kind: str, key: str, catalog_id: int) -> Non
 
 
 def _sync_mappings(session: Session, cs: cat.CatalogSet, ids: dict[int, int]) -> int:
-    """Insert mapping rows missing between the current checks and current controls."""
+    """Insert the mapping rows and sufficiency declarations missing between the current checks
+    and current controls (each file's rows are written once, when the file is first loaded)."""
     assert cs.checks is not None
     checks_cid = ids[id(cs.checks.file)]
     check_ids = dict(
@@ -148,32 +158,17 @@ def _sync_mappings(session: Session, cs: cat.CatalogSet, ids: dict[int, int]) ->
             select(Control.ref, Control.id).where(Control.catalog_id == cid)
         ):
             control_ids[f"{c.id}/{ref}"] = pk
-    wanted: list[dict[str, Any]] = []
-    for check in cs.checks.doc.checks:
-        for m in check.mappings:
-            wanted.append(
-                dict(
-                    catalog_id=checks_cid,
-                    check_id=check_ids[check.id],
-                    control_id=control_ids[m.control],
-                    relationship=m.relationship,
-                    rationale=m.rationale,
-                    origin=m.origin,
-                )
-            )
-    for om in cs.mappings:
-        mid = ids[id(om.file)]
-        for e in om.doc.mappings:
-            wanted.append(
-                dict(
-                    catalog_id=mid,
-                    check_id=check_ids[e.check],
-                    control_id=control_ids[e.control],
-                    relationship=e.relationship,
-                    rationale=e.rationale,
-                    origin=e.origin,
-                )
-            )
+    wanted = [
+        dict(
+            catalog_id=ids[id(link.file)],
+            check_id=check_ids[link.check],
+            control_id=control_ids[link.control],
+            relationship=link.relationship,
+            rationale=link.rationale,
+            origin=link.origin,
+        )
+        for link in cat.links(cs)
+    ]
     source_ids = {w["catalog_id"] for w in wanted}
     existing = (
         set(
@@ -191,6 +186,38 @@ def _sync_mappings(session: Session, cs: cat.CatalogSet, ids: dict[int, int]) ->
     ]
     if missing:
         session.execute(insert(Mapping), missing)
+    declared = cat.sufficiencies(cs)
+    files = {ids[id(f)] for f, _w, _s in declared}
+    have = (
+        set(
+            session.execute(
+                select(SufficientSet.catalog_id, SufficientSet.position).where(
+                    SufficientSet.catalog_id.in_(files)
+                )
+            )
+        )
+        if files
+        else set()
+    )
+    positions: dict[int, int] = {}
+    for f, _where, s in declared:
+        file_id = ids[id(f)]
+        pos = positions.get(file_id, 0)
+        positions[file_id] = pos + 1
+        if (file_id, pos) in have:
+            continue
+        row = SufficientSet(
+            catalog_id=file_id,
+            control_id=control_ids[s.control],
+            rationale=s.rationale,
+            position=pos,
+        )
+        session.add(row)
+        session.flush()
+        session.execute(
+            insert(SufficientSetCheck),
+            [dict(set_id=row.id, check_id=check_ids[c]) for c in s.checks],
+        )
     return len(missing)
 
 

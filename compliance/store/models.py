@@ -33,7 +33,9 @@ NAMING_CONVENTION = {
 }
 
 RESULT_STATUSES = ("pass", "fail", "partial", "not_applicable")
-RELATIONSHIPS = ("equal", "subset", "superset", "intersects")
+RELATIONSHIPS = ("equal", "subset", "superset", "intersects", "mitigates")
+NATURES = ("requirement", "threat")
+MEMORY = ("none", "session", "persistent")
 CATALOG_KINDS = ("framework", "checks", "mappings", "policy")
 
 
@@ -74,6 +76,7 @@ class Control(Base):
     __table_args__ = (
         UniqueConstraint("catalog_id", "ref"),
         Index(None, "catalog_id", "assessable", "position"),
+        CheckConstraint(_in("nature", NATURES), name="nature"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,6 +89,11 @@ class Control(Base):
     assessable: Mapped[bool] = mapped_column(Boolean)
     position: Mapped[int] = mapped_column(Integer)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    nature: Mapped[str] = mapped_column(
+        String(16),
+        server_default="requirement",
+        comment="requirement (checks cover it) or threat (checks mitigate it)",
+    )
 
 
 class Check(Base):
@@ -101,6 +109,9 @@ class Check(Base):
     evidence_guidance: Mapped[str] = mapped_column(Text)
     remediation: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer)
+    procedure: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="test procedure: method, steps, criteria, thresholds"
+    )
 
 
 class Mapping(Base):
@@ -121,6 +132,26 @@ class Mapping(Base):
     relationship: Mapped[str] = mapped_column(String(16))
     rationale: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(300))
+
+
+class SufficientSet(Base):
+    """A declaration that some `subset`/`intersects` checks of a control together cover it."""
+
+    __tablename__ = "sufficient_sets"
+    __table_args__ = (Index(None, "control_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), comment="file declaring it")
+    control_id: Mapped[int] = mapped_column(ForeignKey("controls.id"))
+    rationale: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class SufficientSetCheck(Base):
+    __tablename__ = "sufficient_set_checks"
+
+    set_id: Mapped[int] = mapped_column(ForeignKey("sufficient_sets.id"), primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id"), primary_key=True)
 
 
 class Deployment(Base):
@@ -152,6 +183,7 @@ class Assessment(Base):
             + _in("autonomy", ("human_in_loop", "human_on_loop", "autonomous")),
             name="autonomy",
         ),
+        CheckConstraint("memory IS NULL OR " + _in("memory", MEMORY), name="memory"),
         Index(None, "deployment_id", "assessed_on"),
     )
 
@@ -177,6 +209,8 @@ class Assessment(Base):
     autonomy: Mapped[str | None] = mapped_column(String(16))
     customer_facing: Mapped[bool | None] = mapped_column(Boolean)
     audit_logging: Mapped[str | None] = mapped_column(String(1000))
+    memory: Mapped[str | None] = mapped_column(String(16), comment="NULL: not stated")
+    agents: Mapped[list[str] | None] = mapped_column(JSON, comment="NULL: not stated")
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, comment="deployment block as imported")
 
 
@@ -216,8 +250,20 @@ class Result(Base):
     check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id"))
     control_id: Mapped[int | None] = mapped_column(ForeignKey("controls.id"))
     status: Mapped[str] = mapped_column(String(16))
-    notes: Mapped[str | None] = mapped_column(Text, comment="assessor's notes")
+    notes: Mapped[str | None] = mapped_column(
+        Text, comment="assessor's notes; for not_applicable, the justification"
+    )
     position: Mapped[int] = mapped_column(Integer)
+    # How it was tested (all optional, as in the assessment file).
+    method: Mapped[list[str] | None] = mapped_column(JSON, comment="examine, interview, test")
+    tested_by: Mapped[str | None] = mapped_column(String(300))
+    tested_on: Mapped[date | None] = mapped_column(Date)
+    population: Mapped[str | None] = mapped_column(Text, comment="what was tested from")
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    sample_selection: Mapped[str | None] = mapped_column(Text)
+    exceptions: Mapped[str | None] = mapped_column(Text, comment="what failed in the sample")
+    remediation_owner: Mapped[str | None] = mapped_column(String(300))
+    remediation_due: Mapped[date | None] = mapped_column(Date)
 
 
 class Evidence(Base):
@@ -227,6 +273,10 @@ class Evidence(Base):
         CheckConstraint(
             "(kind = 'file' AND sha256 IS NOT NULL AND size IS NOT NULL) OR (kind = 'url' AND url IS NOT NULL)",
             name="kind_fields",
+        ),
+        CheckConstraint(
+            "snapshot_sha256 IS NULL OR (kind = 'url' AND snapshot_size IS NOT NULL)",
+            name="snapshot",
         ),
     )
 
@@ -240,7 +290,17 @@ class Evidence(Base):
     media_type: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(2000), comment="reference only, never fetched")
     description: Mapped[str | None] = mapped_column(Text)
-    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    collected_on: Mapped[date | None] = mapped_column(
+        Date, comment="when the evidence was produced, as stated; NULL: not stated"
+    )
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), comment="when the tool received the file naming it"
+    )
+    # A copy of what a link showed when collected, kept like a file.
+    snapshot_name: Mapped[str | None] = mapped_column(String(1000))
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    snapshot_size: Mapped[int | None] = mapped_column(BigInteger)
+    snapshot_media_type: Mapped[str | None] = mapped_column(String(200))
 
 
 class RiskAcceptance(Base):
@@ -253,6 +313,11 @@ class RiskAcceptance(Base):
     justification: Mapped[str] = mapped_column(Text)
     expires: Mapped[date] = mapped_column(Date, comment="covers nothing after this date")
     position: Mapped[int] = mapped_column(Integer)
+    approved_on: Mapped[date | None] = mapped_column(
+        Date, comment="covers nothing before this date; NULL: the assessment's date"
+    )
+    approver_role: Mapped[str | None] = mapped_column(String(300))
+    compensating_controls: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):
