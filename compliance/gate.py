@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from compliance.policy import Condition, Policy
 
@@ -50,21 +50,40 @@ class Score:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """What the decision reads of a check's result."""
+
+    status: str
+    justification: str | None = None  # the notes; for not_applicable, the justification
+    # The collection date of each evidence item (None: not stated, its age then counts from
+    # the assessment date).
+    evidence_dates: tuple[date | None, ...] = ()
+
+
+@dataclass(frozen=True)
 class Acceptance:
     check: str
     approved_by: str
     justification: str
     expires: date
+    approved_on: date | None = None  # None: approved on the assessment date
+    approver_role: str | None = None
 
 
 @dataclass(frozen=True)
 class Finding:
-    """A blocker or a condition, with its reason in plain words."""
+    """A blocker or a condition, with its reason in plain words.
+
+    `kind` says what it is about: `profile`, `safety_score`, `check` (a required check not
+    met), `acceptance` (a check not met, covered by a risk acceptance), `stale_evidence` or
+    `reassessment`.
+    """
 
     check: str | None
     reason: str
     expires: date | None = None
     approved_by: str | None = None
+    kind: str = "check"
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,12 @@ class ScoreVerdict:
     score: float
     minimum: float
     below_minimum: bool
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    check: str
+    justification: str
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,8 @@ class Decision:
     blockers: tuple[Finding, ...] = field(default_factory=tuple)
     conditions: tuple[Finding, ...] = field(default_factory=tuple)
     safety_scores: tuple[ScoreVerdict, ...] = field(default_factory=tuple)
+    not_applicable: tuple[NotApplicable, ...] = field(default_factory=tuple)
+    reassessment_due: date | None = None
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -166,7 +193,12 @@ def required_checks(profile: Profile, tier: str, policy: Policy) -> list[tuple[s
     out: dict[str, str] = {}
     for t in policy.tiers:
         for cid in t.requires:
-            out.setdefault(cid, f"required at {t.id} tier")
+            out.setdefault(
+                cid,
+                f"required at the {tier} tier"
+                if t.id == tier
+                else f"required from the {t.id} tier up",
+            )
         if t.id == tier:
             break
     for req in policy.additional_requirements:
@@ -183,23 +215,125 @@ _SCOPE_TEXT = {
 }
 
 
+def assessment_at(dated: Iterable[tuple[date, int]], as_of: date) -> int | None:
+    """The assessment in force at `as_of`: of (date, id) pairs, the latest dated on or before
+    `as_of` (the later id when two share a date); None when there is none. An assessment dated
+    after `as_of` does not exist yet at `as_of`. `store.rollup.latest_query` is the same rule
+    in SQL."""
+    best: tuple[date, int] | None = None
+    for on, ident in dated:
+        if on <= as_of and (best is None or (on, ident) > best):
+            best = (on, ident)
+    return None if best is None else best[1]
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def acceptance_problem(
+    acc: Acceptance,
+    tier: str,
+    policy: Policy,
+    assessed_on: date,
+    assessor: str | None,
+) -> str | None:
+    """Why the policy does not let this risk acceptance count, whatever the date; None when
+    it may (its dates are judged separately, against the as-of date)."""
+    approved = acc.approved_on or assessed_on
+    tier_def = policy.tier(tier)
+    days = (acc.expires - approved).days
+    if acc.expires < approved:
+        return f"it expires ({acc.expires.isoformat()}) before it was approved ({approved.isoformat()})"
+    if tier_def.acceptance_max_days is not None and days > tier_def.acceptance_max_days:
+        return (
+            f"it lasts {days} days from its approval on {approved.isoformat()}; the policy "
+            f"allows at most {tier_def.acceptance_max_days} at the {tier} tier"
+        )
+    rule = policy.acceptances
+    if rule is not None and rule.approver_not_assessor and same_person(acc.approved_by, assessor):
+        return f"it was approved by the assessor ({acc.approved_by}); the approver must be someone else"
+    if tier_def.approvers is not None and not any(
+        same_person(acc.approved_by, who) for who in tier_def.approvers
+    ):
+        return (
+            f"{acc.approved_by} is not among those the policy lets approve at the {tier} tier "
+            f"({', '.join(tier_def.approvers)})"
+        )
+    return None
+
+
+def _coverage(
+    accs: Sequence[Acceptance],
+    tier: str,
+    policy: Policy,
+    as_of: date,
+    assessed_on: date,
+    assessor: str | None,
+) -> tuple[Acceptance | None, str | None]:
+    """The acceptance covering a check at `as_of` (the one lasting longest), or why none does."""
+    active: list[Acceptance] = []
+    why: list[tuple[date, str]] = []
+    for acc in accs:
+        problem = acceptance_problem(acc, tier, policy, assessed_on, assessor)
+        approved = acc.approved_on or assessed_on
+        if problem is not None:
+            why.append(
+                (acc.expires, f"the risk acceptance by {acc.approved_by} covers nothing: {problem}")
+            )
+        elif approved > as_of:
+            why.append(
+                (
+                    acc.expires,
+                    f"the risk acceptance by {acc.approved_by} was approved on "
+                    f"{approved.isoformat()}, after {as_of.isoformat()}, and covers nothing then",
+                )
+            )
+        elif acc.expires < as_of:
+            why.append(
+                (
+                    acc.expires,
+                    f"the risk acceptance by {acc.approved_by} expired on "
+                    f"{acc.expires.isoformat()} and covers nothing",
+                )
+            )
+        else:
+            active.append(acc)
+    if active:
+        return max(active, key=lambda a: a.expires), None
+    return None, max(why)[1] if why else None
+
+
+def evidence_age(collected: date | None, assessed_on: date, as_of: date) -> int:
+    """Days between when the evidence was collected (else the assessment date) and `as_of`."""
+    return (as_of - (collected or assessed_on)).days
+
+
 def decide(
     profile: Profile,
-    results: Mapping[str, str],
+    results: Mapping[str, str | CheckResult],
     acceptances: Sequence[Acceptance],
     scores: Sequence[Score],
     policy: Policy,
     as_of: date,
+    assessed_on: date | None = None,
+    assessor: str | None = None,
 ) -> Decision:
-    """Apply the policy as of `as_of`. Every blocker and condition carries its reason.
+    """Apply the policy as of `as_of` to an assessment dated `assessed_on` (default: `as_of`).
+    Every blocker and condition carries its reason; every required check taken as not
+    applicable is listed with its justification.
 
     A safety score is one input: a low or missing score blocks, a high one never waives a check.
     """
+    assessed = assessed_on or as_of
     tier, tier_reasons = tier_of(profile, policy)
-    tier_def = next(t for t in policy.tiers if t.id == tier)
+    tier_def = policy.tier(tier)
     minimum = tier_def.min_safety_score
     blockers: list[Finding] = []
     conditions: list[Finding] = []
+
+    def finding(severity: str, f: Finding) -> None:
+        (blockers if severity == "blocker" else conditions).append(f)
 
     defined = {
         "tools": profile.tools is not None,
@@ -208,14 +342,21 @@ def decide(
     }
     for scope in policy.must_define:
         if not defined[scope]:
-            blockers.append(Finding(None, _SCOPE_TEXT[scope] + "; it cannot be approved"))
+            blockers.append(
+                Finding(None, _SCOPE_TEXT[scope] + "; it cannot be approved", kind="profile")
+            )
 
-    verdicts = tuple(
-        ScoreVerdict(s.benchmark, s.version, s.score, minimum, s.score < minimum) for s in scores
-    )
+    verdicts = []
+    for s in scores:
+        floor = policy.minimum_for(s.benchmark, tier)
+        verdicts.append(ScoreVerdict(s.benchmark, s.version, s.score, floor, s.score < floor))
     if not scores:
         blockers.append(
-            Finding(None, f"no safety score is recorded; {tier} tier needs at least {minimum:.2f}")
+            Finding(
+                None,
+                f"no safety score is recorded; the {tier} tier needs at least {minimum:.2f}",
+                kind="safety_score",
+            )
         )
     for v in verdicts:
         if v.below_minimum:
@@ -223,41 +364,88 @@ def decide(
                 Finding(
                     None,
                     f"safety score {v.score:.2f} on {v.benchmark} {v.version} is below the "
-                    f"{tier} tier minimum of {minimum:.2f}",
+                    f"{tier} tier minimum of {v.minimum:.2f}"
+                    + ("" if v.minimum == minimum else f" set for {v.benchmark}"),
+                    kind="safety_score",
                 )
             )
 
+    freshness = policy.evidence_freshness
+    stale_severity = freshness.severity if freshness is not None else "condition"
+    never_na = set(policy.not_applicable.never)
+    not_applicable: list[NotApplicable] = []
     required = required_checks(profile, tier, policy)
     for cid, why in required:
-        status = results.get(cid)
-        if status is None:
+        raw = results.get(cid)
+        result = CheckResult(raw) if isinstance(raw, str) else raw
+        status = result.status if result else None
+        if status == "not_applicable":
+            justification = (result.justification or "").strip() if result else ""
+            if cid in never_na:
+                problem = (
+                    f"required check {cid} is recorded as not applicable, which the policy does "
+                    f"not allow for {cid}; it counts as no result ({why})"
+                )
+            elif not justification:
+                problem = (
+                    f"required check {cid} is recorded as not applicable without a "
+                    f"justification; it counts as no result ({why})"
+                )
+            else:
+                not_applicable.append(NotApplicable(cid, justification))
+                continue
+        elif status is None:
             problem = f"no result recorded for required check {cid} ({why})"
         elif status in BLOCKING_STATUSES:
             verb = "failed" if status == "fail" else "is only partially met"
             problem = f"required check {cid} {verb} ({why})"
         else:
+            assert result is not None
+            if freshness is not None and result.evidence_dates:
+                limit = freshness.max_age(cid)
+                ages = [evidence_age(d, assessed, as_of) for d in result.evidence_dates]
+                if min(ages) > limit:
+                    finding(
+                        stale_severity,
+                        Finding(
+                            cid,
+                            f"evidence stale: the pass of required check {cid} rests only on "
+                            f"evidence {min(ages)} days old as of {as_of.isoformat()}, older than "
+                            f"the {limit} days the policy allows",
+                            kind="stale_evidence",
+                        ),
+                    )
             continue
-        active = [a for a in acceptances if a.check == cid and a.expires >= as_of]
-        expired = [a for a in acceptances if a.check == cid and a.expires < as_of]
-        if active:
-            best = max(active, key=lambda a: a.expires)
+        accepted, no_cover = _coverage(
+            [a for a in acceptances if a.check == cid], tier, policy, as_of, assessed, assessor
+        )
+        if accepted is not None:
             conditions.append(
                 Finding(
                     cid,
-                    f"{problem}; risk accepted by {best.approved_by} until {best.expires.isoformat()}: "
-                    f"{best.justification}",
-                    expires=best.expires,
-                    approved_by=best.approved_by,
+                    f"{problem}; risk accepted by {accepted.approved_by} until "
+                    f"{accepted.expires.isoformat()}: {accepted.justification}",
+                    expires=accepted.expires,
+                    approved_by=accepted.approved_by,
+                    kind="acceptance",
                 )
             )
         else:
-            if expired:
-                last = max(expired, key=lambda a: a.expires)
-                problem += (
-                    f"; the risk acceptance by {last.approved_by} expired on "
-                    f"{last.expires.isoformat()} and covers nothing"
-                )
-            blockers.append(Finding(cid, problem))
+            blockers.append(Finding(cid, problem + (f"; {no_cover}" if no_cover else "")))
+
+    due: date | None = None
+    if tier_def.reassessment_days is not None:
+        due = assessed + timedelta(days=tier_def.reassessment_days)
+        if as_of > due:
+            finding(
+                policy.reassessment.severity,
+                Finding(
+                    None,
+                    f"re-assessment overdue: due on {due.isoformat()}, {tier_def.reassessment_days} "
+                    f"days after the assessment of {assessed.isoformat()} at the {tier} tier",
+                    kind="reassessment",
+                ),
+            )
 
     outcome = "BLOCK" if blockers else "CONDITIONAL" if conditions else "APPROVE"
     return Decision(
@@ -269,5 +457,7 @@ def decide(
         required_checks=tuple(cid for cid, _ in required),
         blockers=tuple(blockers),
         conditions=tuple(conditions),
-        safety_scores=verdicts,
+        safety_scores=tuple(verdicts),
+        not_applicable=tuple(not_applicable),
+        reassessment_due=due,
     )

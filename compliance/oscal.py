@@ -46,7 +46,7 @@ import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -136,6 +136,30 @@ def _party(name: str) -> dict[str, Any]:
     return {"uuid": _uuid("party", name), "type": "person", "name": _line(name)}
 
 
+def _test_props(r: Result) -> list[dict[str, Any]]:
+    """How a result was tested, as props (each optional field that is set)."""
+    out: list[dict[str, Any]] = []
+    if r.method:
+        out.append(_prop("method", " ".join(r.method)))
+    texts = (
+        ("tested-by", r.tested_by),
+        ("population", r.population),
+        ("sample-selection", r.sample_selection),
+        ("exceptions", r.exceptions),
+        ("remediation-owner", r.remediation_owner),
+    )
+    for name, value in texts:
+        if value is not None:
+            out.append(_text_prop(name, value))
+    if r.tested_on is not None:
+        out.append(_prop("tested-on", r.tested_on.isoformat()))
+    if r.sample_size is not None:
+        out.append(_prop("sample-size", str(r.sample_size)))
+    if r.remediation_due is not None:
+        out.append(_prop("remediation-due", r.remediation_due.isoformat()))
+    return out
+
+
 @dataclass
 class _Row:
     result: Result
@@ -150,11 +174,12 @@ class _Row:
 
 
 def export_assessment(
-    session: Session, deployment_key: str, assessment_key: str | None
+    session: Session, deployment_key: str, assessment_key: str | None, as_of: date
 ) -> dict[str, Any]:
-    """The assessment (default: the deployment's latest) as an OSCAL assessment-results document."""
+    """The assessment (default: the one in force at `as_of`) as an OSCAL assessment-results
+    document, with its decision and its risk acceptances' state as of `as_of`."""
     dep = queries.deployment(session, deployment_key)
-    a = queries.assessment(session, dep, assessment_key)
+    a = queries.assessment(session, dep, assessment_key, as_of)
     rows = [
         _Row(r, ck, ct, obj, fw, ref, title, text)
         for r, ck, ct, obj, fw, ref, title, text in session.execute(
@@ -190,7 +215,7 @@ def export_assessment(
         .order_by(RiskAcceptance.position, RiskAcceptance.id)
     ).all()
     policy = catalog_store.current_policy(session)
-    decision = views.decision(session, a, policy, None)
+    decision = views.decision(session, a, policy, as_of)
     catalogs = views.catalog_versions(session, a)
 
     scope = (dep.key, a.key)
@@ -250,7 +275,11 @@ def export_assessment(
 
         evidence: list[dict[str, Any]] = []
         for ev in row.evidence:
-            ev_props = [_prop("collected", _stamp(ev.collected_at))]
+            ev_props = [
+                _prop("collected", ev.collected_on.isoformat())
+                if ev.collected_on
+                else _prop("unset", "collected")
+            ]
             if ev.description is None:
                 ev_props.append(_prop("unset", "description"))
             if ev.kind == "url":
@@ -288,15 +317,20 @@ def export_assessment(
                     "props": ev_props,
                 }
             )
-        collected = max((_stamp(ev.collected_at) for ev in row.evidence), default=start)
+        # When the evidence was collected, as stated (else the assessment date: nothing later
+        # is known to have happened before the assessment).
+        collected = max(
+            (_midnight(ev.collected_on) for ev in row.evidence if ev.collected_on),
+            default=start,
+        )
         obs_uuid = _uuid("observation", *scope, *subject)
         observation_of[subject[1]] = obs_uuid
         observation: dict[str, Any] = {
             "uuid": obs_uuid,
             "title": _line(title),
             "description": description,
-            "props": [_prop("result-status", r.status), *unset],
-            "methods": ["EXAMINE"],
+            "props": [_prop("result-status", r.status), *unset, *_test_props(r)],
+            "methods": [m.upper() for m in r.method] if r.method else ["EXAMINE"],
             "types": ["control-objective"],
             "origins": [
                 {
@@ -326,31 +360,66 @@ def export_assessment(
     risks: list[dict[str, Any]] = []
     for acc, key, check_title in acceptances:
         approver = approvers[acc.approved_by]
+        approved = acc.approved_on or a.assessed_on
+        accepted_entry = {
+            "uuid": _uuid("risk-log", *scope, key),
+            "title": "Risk accepted",
+            "description": acc.justification,
+            "start": _midnight(approved),
+            "end": _end_of(acc.expires),
+            "logged-by": [{"party-uuid": approver["uuid"], "role-id": "approver"}],
+            "status-change": "deviation-approved",
+        }
+        acc_props = [_prop("check", key), _text_prop("approved-by", acc.approved_by)]
+        if acc.approved_on is not None:
+            acc_props.append(_prop("approved-on", acc.approved_on.isoformat()))
+        if acc.approver_role is not None:
+            acc_props.append(_text_prop("approver-role", acc.approver_role))
+        if acc.compensating_controls is not None:
+            acc_props.append(_text_prop("compensating-controls", acc.compensating_controls))
+        if acc.expires < as_of:
+            # Expired at the as-of date: the deviation no longer stands and the risk is open.
+            state, entries = (
+                "expired",
+                [
+                    accepted_entry,
+                    {
+                        "uuid": _uuid("risk-log-expired", *scope, key),
+                        "title": "Risk acceptance expired",
+                        "description": (
+                            f"The acceptance expired at the end of {acc.expires.isoformat()}; "
+                            f"as of {as_of.isoformat()} it covers nothing."
+                        ),
+                        "start": _midnight(acc.expires + timedelta(days=1)),
+                        "status-change": "open",
+                    },
+                ],
+            )
+        elif approved > as_of:
+            state, entries = "not-yet-approved", []
+        else:
+            state, entries = "active", [accepted_entry]
+        acc_props.append(_prop("acceptance-state", state, remarks=f"as of {as_of.isoformat()}"))
+        verb = "was accepted" if state != "not-yet-approved" else "is to be accepted"
         risk: dict[str, Any] = {
             "uuid": risk_of[key],
             "title": _line(f"Accepted risk: {key} {check_title}"),
             "description": (
-                f"The risk of check {key} not being met was accepted by "
-                f"{_line(acc.approved_by)} until {acc.expires.isoformat()}."
+                f"The risk of check {key} not being met {verb} by {_line(acc.approved_by)} "
+                f"from {approved.isoformat()} until {acc.expires.isoformat()}"
+                + (
+                    f"; the acceptance expired before {as_of.isoformat()}."
+                    if state == "expired"
+                    else "."
+                )
             ),
             "statement": acc.justification,
-            "props": [_prop("check", key), _text_prop("approved-by", acc.approved_by)],
-            "status": "deviation-approved",
+            "props": acc_props,
+            "status": "deviation-approved" if state == "active" else "open",
             "deadline": _end_of(acc.expires),
-            "risk-log": {
-                "entries": [
-                    {
-                        "uuid": _uuid("risk-log", *scope, key),
-                        "title": "Risk accepted",
-                        "description": acc.justification,
-                        "start": start,
-                        "end": _end_of(acc.expires),
-                        "logged-by": [{"party-uuid": approver["uuid"], "role-id": "approver"}],
-                        "status-change": "deviation-approved",
-                    }
-                ]
-            },
         }
+        if entries:
+            risk["risk-log"] = {"entries": entries}
         if key in observation_of:
             risk["related-observations"] = [{"observation-uuid": observation_of[key]}]
         risks.append(risk)
@@ -735,7 +804,15 @@ def _convert_result(
         risk = rd.mapping(risk, kloc)
         if risk is None:
             continue
-        rprops = rd.props(risk.get("props"), f"{kloc}.props", "check", "approved-by")
+        rprops = rd.props(
+            risk.get("props"),
+            f"{kloc}.props",
+            "check",
+            "approved-by",
+            "approved-on",
+            "approver-role",
+            "compensating-controls",
+        )
         if "check" not in rprops:
             continue  # a risk, but not a risk acceptance recorded by this tool
         at = f"assessment.acceptances[{len(acceptances)}]"
@@ -753,6 +830,13 @@ def _convert_result(
         if deadline is not None:
             acc["expires"] = deadline[:10]
             sources[f"{at}.expires"] = f"{kloc}.deadline"
+        for name, key in (
+            ("approved-on", "approved_on"),
+            ("approver-role", "approver_role"),
+            ("compensating-controls", "compensating_controls"),
+        ):
+            if name in rprops:
+                acc[key], sources[f"{at}.{key}"] = rprops[name]
         acceptances.append(acc)
     out["acceptances"] = acceptances
     return out
@@ -853,6 +937,8 @@ def _convert_finding(
             continue
         o, obs = observations[obs_uuid]
         oloc = f"{rloc}.observations[{o}]"
+        if k == 0:
+            _convert_test_props(rd, obs, oloc, at, out, sources)
         for e, rev in enumerate(
             rd.items(obs.get("relevant-evidence"), f"{oloc}.relevant-evidence")
         ):
@@ -868,6 +954,58 @@ def _convert_finding(
     if evidence:
         out["evidence"] = evidence
     return out
+
+
+_TEST_TEXTS = {
+    "tested-by": "tested_by",
+    "population": "population",
+    "exceptions": "exceptions",
+}
+
+
+def _convert_test_props(
+    rd: _Reader,
+    obs: dict[str, Any],
+    oloc: str,
+    at: str,
+    out: dict[str, Any],
+    sources: dict[str, str],
+) -> None:
+    """How a result was tested, from the props of its observation."""
+    names = (
+        "method",
+        "tested-on",
+        "sample-size",
+        "sample-selection",
+        "remediation-owner",
+        "remediation-due",
+        *_TEST_TEXTS,
+    )
+    props = rd.props(obs.get("props"), f"{oloc}.props", *names)
+    if "method" in props:
+        out["method"], sources[f"{at}.method"] = props["method"][0].split(), props["method"][1]
+    for name, key in _TEST_TEXTS.items():
+        if name in props:
+            out[key], sources[f"{at}.{key}"] = props[name]
+    if "tested-on" in props:
+        out["tested_on"], sources[f"{at}.tested_on"] = props["tested-on"]
+    if "sample-size" in props:
+        value, where = props["sample-size"]
+        sources[f"{at}.sample"] = where
+        sources[f"{at}.sample.size"] = where
+        out["sample"] = {"size": int(value) if value.isdigit() else value}
+        if "sample-selection" in props:
+            out["sample"]["selection"], sources[f"{at}.sample.selection"] = props[
+                "sample-selection"
+            ]
+    if "remediation-owner" in props or "remediation-due" in props:
+        sources[f"{at}.remediation"] = props.get(
+            "remediation-owner", props.get("remediation-due", ("", oloc))
+        )[1]
+        out["remediation"] = {}
+        for name, key in (("remediation-owner", "owner"), ("remediation-due", "due")):
+            if name in props:
+                out["remediation"][key], sources[f"{at}.remediation.{key}"] = props[name]
 
 
 def _convert_evidence(
@@ -923,7 +1061,9 @@ def _convert_evidence(
     else:
         item["file"] = unquote(href)
         sources[f"{at}.file"] = f"{eloc}.href"
-    props = rd.props(rev.get("props"), f"{eloc}.props", "unset")
+    props = rd.props(rev.get("props"), f"{eloc}.props", "unset", "collected")
+    if "collected" in props:
+        item["collected"], sources[f"{at}.collected"] = props["collected"]
     if not _unset(props, "description"):
         description = rd.text(rev.get("description"), f"{eloc}.description", required=False)
         if description is not None:

@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance import __version__
+from compliance.dates import generated_at, stamp
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
 from compliance.policy import LoadedPolicy
@@ -62,9 +63,9 @@ VERIFY_STEPS = [
 
 @dataclass(frozen=True)
 class PackScope:
+    as_of: date
     deployments: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
-    as_of: date | None = None
 
 
 @dataclass
@@ -97,8 +98,11 @@ def _unique(path: str, taken: set[str]) -> str:
     return f"{stem} ({n}){ext}"
 
 
-def _stamp(day: date) -> tuple[int, int, int, int, int, int]:
-    return (max(day.year, 1980), day.month, day.day, 0, 0, 0)
+def _stamp(moment: datetime) -> tuple[int, int, int, int, int, int]:
+    """A zip timestamp (local time fields, two-second resolution), in UTC."""
+    if moment.year < 1980:
+        return (1980, 1, 1, 0, 0, 0)
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
 def _freshness(flag: dict[str, Any] | None) -> dict[str, Any]:
@@ -116,13 +120,24 @@ def _collect_entries(
     progress: Callable[[str], None],
     workers: int = 1,
 ) -> tuple[list[_Entry], dict[str, Any]]:
-    pairs = model.latest_assessments(session, list(scope.deployments) or None)
-    found = {d.key for d, _a, _p in pairs}
-    missing = [d for d in scope.deployments if d not in found]
-    if missing:
-        raise NotFound(f"no assessment found for deployment(s): {', '.join(missing)}")
+    as_of = scope.as_of
+    everything = model.latest_assessments(session, as_of, list(scope.deployments) or None)
+    found = {d.key for d, _a, _p in everything}
+    unknown_deps = [d for d in scope.deployments if d not in found]
+    if unknown_deps:
+        raise NotFound(f"unknown deployment(s): {', '.join(unknown_deps)}")
+    pairs = [(d, a, p) for d, a, p in everything if a is not None]
+    not_assessed = sorted(d.key for d, a, _p in everything if a is None)
+    if scope.deployments and not_assessed:
+        raise NotFound(
+            f"no assessment dated on or before {as_of.isoformat()} for deployment(s): "
+            f"{', '.join(not_assessed)}"
+        )
     if not pairs:
-        raise NotFound("there is nothing to pack: no deployment has an assessment")
+        raise NotFound(
+            f"there is nothing to pack: no deployment has an assessment dated on or before "
+            f"{as_of.isoformat()}"
+        )
     assessment_ids = [a.id for _d, a, _p in pairs]
     catalogs = (
         session.execute(
@@ -146,7 +161,6 @@ def _collect_entries(
         raise NotFound(
             f"unknown framework(s) for this scope: {', '.join(unknown)} (known: {', '.join(framework_ids)})"
         )
-    as_of = scope.as_of or max(a.assessed_on for _d, a, _p in pairs)
     deployments = [d.key for d, _a, _p in pairs]
     entries: list[_Entry] = []
     taken: set[str] = set()
@@ -262,6 +276,7 @@ def _collect_entries(
         as_of=as_of.isoformat(),
         scope=dict(
             deployments=deployments,
+            not_assessed=not_assessed,
             frameworks=frameworks,
             assessments=[
                 dict(
@@ -304,9 +319,11 @@ def build_pack(
     for e in sorted(entries, key=lambda x: x.path):
         data = e.read()
         files.append(dict(path=e.path, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+    generated = generated_at()
     manifest = dict(
         format=PACK_FORMAT,
         tool=dict(name="compliance", version=__version__),
+        generated_at=stamp(generated),
         **meta,
         verification=dict(
             checksums_file=CHECKSUMS,
@@ -328,14 +345,16 @@ def build_pack(
     sums = [(f["path"], f["sha256"]) for f in files]
     sums += [(name, hashlib.sha256(data).hexdigest()) for name, data in extra.items()]
     checksums = "".join(f"{sha}  {path}\n" for path, sha in sorted(sums)).encode()
-    stamp = _stamp(date.fromisoformat(meta["as_of"]))
+    # Every entry carries the time the pack was generated (fixed by SOURCE_DATE_EPOCH), which is
+    # never before the collection of the evidence in it.
+    entry_time = _stamp(generated)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             payload = {e.path: e for e in entries}
             for name in sorted([*payload, *extra, CHECKSUMS]):
-                info = zipfile.ZipInfo(name, date_time=stamp)
+                info = zipfile.ZipInfo(name, date_time=entry_time)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 info.create_system = 3

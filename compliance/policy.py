@@ -75,6 +75,8 @@ class Freshness(StrictModel):
 
     default_max_age_days: int = Field(ge=1, le=36_500)
     checks: dict[CheckId, Annotated[int, Field(ge=1, le=36_500)]] = Field(default_factory=dict)
+    # What evidence older than its maximum age makes of a required check's pass.
+    severity: Severity = "condition"
 
     def max_age(self, check: str | None) -> int:
         return (

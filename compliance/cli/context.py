@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from compliance.dates import today
 from compliance.errors import ComplianceError, InvalidInput
 from compliance.evidence import EvidenceStore, default_store_dir
 from compliance.store import catalog_store, db
@@ -105,6 +107,32 @@ def handle_errors(fn: F) -> F:
             fail(f"database error: {exc}")
 
     return wrapper  # type: ignore[return-value]
+
+
+class DateType(click.ParamType):  # type: ignore[type-arg]
+    name = "DATE"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return datetime.strptime(str(value), "%Y-%m-%d").date()
+        except ValueError:
+            self.fail(f"expected a date as YYYY-MM-DD, got {value!r}", param, ctx)
+
+
+def as_of_option(fn: F) -> F:
+    """`--as-of DATE`, resolved to today's date (UTC) when not given."""
+    return click.option(
+        "--as-of",
+        type=DateType(),
+        default=None,
+        callback=lambda _ctx, _param, value: value or today(),
+        help="Decide as of this date: each deployment's latest assessment dated on or before "
+        "it [default: today, UTC].",
+    )(fn)
 
 
 def echo_json(value: Any) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
 from compliance import views
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, as_of_option, echo_json, handle_errors, pass_app
 from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Deployment
@@ -17,26 +17,14 @@ from compliance.store.models import Deployment
 EXIT_CODES = {"APPROVE": 0, "CONDITIONAL": 3, "BLOCK": 4}
 
 
-class DateType(click.ParamType):  # type: ignore[type-arg]
-    name = "DATE"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return datetime.strptime(str(value), "%Y-%m-%d").date()
-        except ValueError:
-            self.fail(f"expected a date as YYYY-MM-DD, got {value!r}", param, ctx)
-
-
 @click.command()
 @click.argument("deployment")
-@click.option("--assessment", "assessment_id", help="Assessment id [default: the latest].")
 @click.option(
-    "--as-of", type=DateType(), help="Decide as of this date [default: the assessment's date]."
+    "--assessment",
+    "assessment_id",
+    help="Assessment id [default: the latest dated on or before the as-of date].",
 )
+@as_of_option
 @click.option(
     "--policy",
     "policy_path",
@@ -50,7 +38,7 @@ def gate(
     app: AppContext,
     deployment: str,
     assessment_id: str | None,
-    as_of: date | None,
+    as_of: date,
     policy_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -65,7 +53,7 @@ def gate(
     """
     with app.session() as session:
         dep = queries.deployment(session, deployment)
-        a = queries.assessment(session, dep, assessment_id)
+        a = queries.assessment(session, dep, assessment_id, as_of)
         policy = catalog_store.resolve_policy(session, policy_path)
         decision = views.decision(session, a, policy, as_of)
         data = views.gate_json(dep, a, decision, policy)
@@ -78,7 +66,13 @@ def gate(
 
 def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
     colour = {"APPROVE": "green", "CONDITIONAL": "yellow", "BLOCK": "red"}[data["decision"]]
-    click.echo(f"{dep.name} ({dep.key}), assessment {data['assessment']}, as of {data['as_of']}")
+    draft = " (a draft, not finalized)" if data["assessment_state"] == "draft" else ""
+    click.echo(
+        f"{dep.name} ({dep.key}), assessment {data['assessment']} of "
+        f"{data['assessment_date']}{draft}, decided as of {data['as_of']}"
+    )
+    p = data["policy"]
+    click.echo(f"Policy: {p['id']} {p['version']} (sha256 {p['sha256'][:12]})")
     click.secho(f"Decision: {data['decision']}", fg=colour, bold=True)
     click.echo(f"Risk tier: {data['tier']}, because {'; '.join(data['tier_reasons'])}.")
     if data["blockers"]:
@@ -89,6 +83,10 @@ def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
         click.echo("\nApproved only under these conditions:")
         for c in data["conditions"]:
             click.echo(f"  - {c['reason']}")
+    if data["not_applicable"]:
+        click.echo("\nRequired checks taken as not applicable:")
+        for n in data["not_applicable"]:
+            click.echo(f"  - {n['check']}: {n['justification']}")
     s = data["safety_scores"]
     click.echo(
         f"\nSafety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
@@ -97,18 +95,28 @@ def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
     if not s["scores"]:
         click.echo("  none recorded")
     for sc in s["scores"]:
-        flag = "below minimum" if sc["below_minimum"] else "meets minimum"
-        click.echo(f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} ({flag})")
+        flag = "below" if sc["below_minimum"] else "meets"
+        click.echo(
+            f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} "
+            f"({flag} the minimum of {sc['minimum']:.2f})"
+        )
     if data["decision"] == "APPROVE":
         click.echo(
             f"\nEvery check required at the {data['tier']} tier passed or is not applicable, "
             "and the profile defines tools, data and audit logging."
         )
+    if data["reassessment_due"]:
+        click.echo(f"Re-assessment due by {data['reassessment_due']}.")
 
 
 @click.command()
 @click.argument("deployment")
-@click.option("--assessment", "assessment_id", help="Assessment id [default: the latest].")
+@click.option(
+    "--assessment",
+    "assessment_id",
+    help="Assessment id [default: the latest dated on or before the as-of date].",
+)
+@as_of_option
 @click.option("--framework", help="Only this framework (e.g. nist-csf-2.0).")
 @click.option("--all", "show_all", is_flag=True, help="List every control, not only those not met.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always every control).")
@@ -118,6 +126,7 @@ def gaps(
     app: AppContext,
     deployment: str,
     assessment_id: str | None,
+    as_of: date,
     framework: str | None,
     show_all: bool,
     as_json: bool,
@@ -130,18 +139,25 @@ def gaps(
     """
     with app.session() as session:
         dep = queries.deployment(session, deployment)
-        a = queries.assessment(session, dep, assessment_id)
+        a = queries.assessment(session, dep, assessment_id, as_of)
         if framework is not None:
             catalog_store.framework_row(session, framework)
-        data = views.gaps(session, dep, a, framework)
+        data = views.gaps(session, dep, a, framework, as_of)
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{dep.name} ({dep.key}), assessment {a.key} of {a.assessed_on.isoformat()}")
+    click.echo(
+        f"{dep.name} ({dep.key}), assessment {a.key} of {a.assessed_on.isoformat()}"
+        f"{' (draft)' if a.state == 'draft' else ''}, in force as of {as_of.isoformat()}"
+    )
     for fw in data["frameworks"]:
         score = "-" if fw["score"] is None else f"{fw['score']:.0%}"
         counts = ", ".join(f"{k} {v}" for k, v in fw["counts"].items() if v)
-        click.echo(f"\n{fw['id']}: score {score}, coverage {fw['coverage']:.0%} ({counts})")
+        cov = fw["coverage"]
+        click.echo(
+            f"\n{fw['id']}: score {score} ({cov['assessed']} of {cov['assessable']} controls "
+            f"assessed, {cov['mapped']} mapped) ({counts})"
+        )
         for c in fw["controls"]:
             if not show_all and c["status"] in ("met", "not_applicable", "unmapped"):
                 continue
@@ -152,9 +168,7 @@ def gaps(
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option(
-    "--as-of", type=DateType(), help="Decide as of this date [default: each assessment's date]."
-)
+@as_of_option
 @click.option(
     "--policy",
     "policy_path",
@@ -163,25 +177,36 @@ def gaps(
 )
 @pass_app
 @handle_errors
-def deployments(
-    app: AppContext, as_json: bool, as_of: date | None, policy_path: Path | None
-) -> None:
-    """List deployments with the tier and decision of their latest assessment.
+def deployments(app: AppContext, as_json: bool, as_of: date, policy_path: Path | None) -> None:
+    """List every deployment with the tier and decision of the assessment in force at the
+    as-of date (its latest dated on or before it); one with none is listed as not assessed.
 
     \b
     Example:
-      compliance deployments --json
+      compliance deployments --as-of 2026-12-31 --json
     """
     with app.session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
-        pairs = latest_assessments(session)
-        decisions = views.decide_many(session, [a for _d, a, _p in pairs], policy, as_of)
-        out = [views.deployment_row(dep, a, decisions[a.id]) for dep, a, _p in pairs]
+        pairs = latest_assessments(session, as_of)
+        assessed = [a for _d, a, _p in pairs if a is not None]
+        decisions = views.decide_many(session, assessed, policy, as_of)
+        out = [
+            dict(
+                views.deployment_row(dep, a, decisions[a.id] if a else None),
+                as_of=as_of.isoformat(),
+            )
+            for dep, a, _p in pairs
+        ]
     if as_json:
         echo_json(out)
         return
+    click.echo(f"Decided as of {as_of.isoformat()} under policy {views.policy_label(policy)}")
     for r in out:
+        if r["status"] == "not_assessed":
+            click.echo(f"{r['deployment']:<26} not assessed as of {as_of.isoformat()}")
+            continue
+        draft = " (draft)" if r["state"] == "draft" else ""
         click.echo(
             f"{r['deployment']:<26} {r['tier']:<9} {r['decision']:<12} {r['assessment']:<10} "
-            f"{r['blockers']} blocker(s), {r['conditions']} condition(s)"
+            f"{r['blockers']} blocker(s), {r['conditions']} condition(s){draft}"
         )

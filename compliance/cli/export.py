@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import click
 
-from compliance.cli.context import AppContext, handle_errors, pass_app
+from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app
 from compliance.oscal import export_assessment
 
 
@@ -19,7 +20,12 @@ def export() -> None:
 
 @export.command("oscal")
 @click.argument("deployment")
-@click.option("--assessment", "assessment_id", help="Assessment id [default: the latest].")
+@click.option(
+    "--assessment",
+    "assessment_id",
+    help="Assessment id [default: the latest dated on or before the as-of date].",
+)
+@as_of_option
 @click.option(
     "-o",
     "--output",
@@ -30,7 +36,9 @@ def export() -> None:
 )
 @pass_app
 @handle_errors
-def oscal(app: AppContext, deployment: str, assessment_id: str | None, out: Path) -> None:
+def oscal(
+    app: AppContext, deployment: str, assessment_id: str | None, as_of: date, out: Path
+) -> None:
     """Write an assessment as an OSCAL assessment-results document (JSON).
 
     One observation and one finding per result, risk acceptances as risks, evidence files as
@@ -44,7 +52,7 @@ def oscal(app: AppContext, deployment: str, assessment_id: str | None, out: Path
       compliance --db sqlite:///other.db import out/payments-ar.json
     """
     with app.session() as session:
-        document = export_assessment(session, deployment, assessment_id)
+        document = export_assessment(session, deployment, assessment_id, as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     try:

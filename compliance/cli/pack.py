@@ -9,8 +9,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from compliance.cli.context import AppContext, echo_json, fail, handle_errors, pass_app
-from compliance.cli.decisions import DateType
+from compliance.cli.context import (
+    AppContext,
+    as_of_option,
+    echo_json,
+    fail,
+    handle_errors,
+    pass_app,
+)
 from compliance.pack import PackScope, build_pack, verify_pack
 from compliance.store import catalog_store
 
@@ -28,11 +34,7 @@ from compliance.store import catalog_store
     multiple=True,
     help="Framework to report on (repeatable) [default: all].",
 )
-@click.option(
-    "--as-of",
-    type=DateType(),
-    help="Decide and report as of this date [default: latest assessment date].",
-)
+@as_of_option
 @click.option(
     "--templates",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -64,7 +66,7 @@ def pack(
     ctx: click.Context,
     deployments: tuple[str, ...],
     frameworks: tuple[str, ...],
-    as_of: date | None,
+    as_of: date,
     templates: Path | None,
     out: Path | None,
     jobs: int,
@@ -91,7 +93,7 @@ def pack(
             session,
             app.evidence_store(),
             catalog_store.resolve_policy(session, policy_path),
-            PackScope(deployments, frameworks, as_of),
+            PackScope(as_of, deployments, frameworks),
             out,
             templates,
             progress=lambda msg: status.update(f"pack: {msg}"),

@@ -10,8 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from compliance.cli.context import AppContext, handle_errors, pass_app
-from compliance.cli.decisions import DateType
+from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app
 from compliance.reports import model, render
 from compliance.reports.batch import RenderJob, render_all
 from compliance.store import catalog_store
@@ -55,7 +54,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Folder of templates overriding the built-in ones (branding, logo, colours).",
     )(fn)
-    fn = click.option("--as-of", type=DateType(), help="Decide and report as of this date.")(fn)
+    fn = as_of_option(fn)
     fn = click.option(
         "-o",
         "--output",
@@ -101,7 +100,7 @@ def gap(
     jobs: int,
     fmt: str,
     out: Path,
-    as_of: date | None,
+    as_of: date,
     templates: Path | None,
     policy_path: Path | None,
 ) -> None:
@@ -119,7 +118,9 @@ def gap(
         raise click.UsageError("name a DEPLOYMENT or give --all")
     with app.session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
-        keys = list(deployments) or [d.key for d, _a, _p in model.latest_assessments(session)]
+        keys = list(deployments) or [
+            d.key for d, _a, _p in model.latest_assessments(session, as_of) if _a is not None
+        ]
         if assessment_id and len(keys) != 1:
             raise click.UsageError("--assessment goes with exactly one deployment")
         reports = [model.gap_report(session, key, assessment_id, as_of, policy) for key in keys]
@@ -158,7 +159,7 @@ def summary(
     app: AppContext,
     fmt: str,
     out: Path,
-    as_of: date | None,
+    as_of: date,
     templates: Path | None,
     policy_path: Path | None,
 ) -> None:
@@ -187,7 +188,7 @@ def evidence(
     deployment: str | None,
     fmt: str,
     out: Path,
-    as_of: date | None,
+    as_of: date,
     templates: Path | None,
     policy_path: Path | None,
 ) -> None:

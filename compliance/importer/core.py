@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import oscal
+from compliance import dates, oscal
 from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest, media_type
+from compliance.gate import Acceptance, Profile, Tool, acceptance_problem, tier_of
 from compliance.importer.schema import AssessmentDoc
 from compliance.importer.writer import write_batch
+from compliance.policy import Policy
 from compliance.store import audit
-from compliance.store.catalog_store import current_catalog_ids
+from compliance.store.catalog_store import current_catalog_ids, current_policy
 from compliance.store.models import (
     Assessment,
     Catalog,
@@ -47,6 +49,10 @@ class PreparedEvidence:
     url: str | None
     description: str | None
     collected: date | None = None
+    # A link's snapshot: the file holding what it showed.
+    snapshot_name: str | None = None
+    snapshot_path: Path | None = None
+    snapshot: FileDigest | None = None
 
 
 @dataclass
@@ -252,6 +258,35 @@ def _stored(store: EvidenceStore | None, base: Path, name: str, sha256: str) -> 
     return FileDigest(sha256, size, media_type(Path(name).name))
 
 
+def _evidence_file(
+    base: Path,
+    name: str,
+    sha256: str | None,
+    store: EvidenceStore | None,
+    folders: _Folders | None,
+) -> tuple[Path | None, FileDigest] | str:
+    """The file an evidence entry names, hashed (or the store's blob of a file named by hash that
+    is no longer beside the document), or why it is refused."""
+    where = _inside(base, name, folders)
+    if isinstance(where, str) and sha256 is not None:
+        stored = _stored(store, base, name, sha256)
+        if stored is not None:
+            return None, stored
+        if _missing_inside(base, name):
+            where += f" and the evidence store has no file with sha256 {sha256}"
+    if isinstance(where, str):
+        return where
+    try:
+        d = digest(where, MAX_EVIDENCE_BYTES)
+    except ComplianceError:
+        return f"evidence file is larger than {MAX_EVIDENCE_BYTES} bytes"
+    except OSError as exc:
+        return f"evidence file cannot be read: {exc.strerror}"
+    if sha256 is not None and d.sha256 != sha256:
+        return f"evidence file changed: expected sha256 {sha256}, found {d.sha256}"
+    return where, d
+
+
 def _prepare_evidence(
     doc: AssessmentDoc,
     base: Path,
@@ -266,73 +301,140 @@ def _prepare_evidence(
         for j, ev in enumerate(result.evidence):
             loc = f"assessment.results[{i}].evidence[{j}]"
             if ev.url is not None:
-                items.append(
-                    PreparedEvidence("url", None, None, None, ev.url, ev.description, ev.collected)
+                item = PreparedEvidence(
+                    "url", None, None, None, ev.url, ev.description, ev.collected
                 )
+                if ev.snapshot is not None:
+                    found = _evidence_file(base, ev.snapshot, None, store, folders)
+                    if isinstance(found, str):
+                        problems.append(Problem(label, f"{loc}.snapshot", found))
+                        continue
+                    item.snapshot_name, (item.snapshot_path, item.snapshot) = ev.snapshot, found
+                items.append(item)
                 continue
             assert ev.file is not None
-            where = _inside(base, ev.file, folders)
-            if isinstance(where, str) and ev.sha256 is not None:
-                stored = _stored(store, base, ev.file, ev.sha256)
-                if stored is not None:
-                    items.append(
-                        PreparedEvidence(
-                            "file", ev.file, None, stored, None, ev.description, ev.collected
-                        )
-                    )
-                    continue
-                if _missing_inside(base, ev.file):
-                    where += f" and the evidence store has no file with sha256 {ev.sha256}"
-            if isinstance(where, str):
-                problems.append(Problem(label, f"{loc}.file", where))
+            found = _evidence_file(base, ev.file, ev.sha256, store, folders)
+            if isinstance(found, str):
+                problems.append(Problem(label, f"{loc}.file", found))
                 continue
-            try:
-                d = digest(where, MAX_EVIDENCE_BYTES)
-            except ComplianceError:
-                problems.append(
-                    Problem(
-                        label,
-                        f"{loc}.file",
-                        f"evidence file is larger than {MAX_EVIDENCE_BYTES} bytes",
-                    )
-                )
-                continue
-            except OSError as exc:
-                problems.append(
-                    Problem(label, f"{loc}.file", f"evidence file cannot be read: {exc.strerror}")
-                )
-                continue
-            if ev.sha256 is not None and d.sha256 != ev.sha256:
-                problems.append(
-                    Problem(
-                        label,
-                        f"{loc}.file",
-                        f"evidence file changed: expected sha256 {ev.sha256}, found {d.sha256}",
-                    )
-                )
-                continue
+            path, d = found
             items.append(
-                PreparedEvidence("file", ev.file, where, d, None, ev.description, ev.collected)
+                PreparedEvidence("file", ev.file, path, d, None, ev.description, ev.collected)
             )
         out.append(items)
     return out
 
 
-OPTIONAL_EVIDENCE_FIELDS = ("sha256", "collected")
+def _date_problems(doc: AssessmentDoc, label: str, today: date) -> Iterable[Problem]:
+    """Dates that cannot be true on the day of import: a record dated after it."""
+    a = doc.assessment
+    after = f"is after the day of import ({today.isoformat()}, UTC); a record cannot be dated in the future"
+    if a.date > today:
+        yield Problem(label, "assessment.date", f"{a.date.isoformat()} {after}")
+    for i, r in enumerate(a.results):
+        if r.tested_on is not None and r.tested_on > today:
+            yield Problem(
+                label, f"assessment.results[{i}].tested_on", f"{r.tested_on.isoformat()} {after}"
+            )
+        for j, ev in enumerate(r.evidence):
+            if ev.collected is not None and ev.collected > today:
+                yield Problem(
+                    label,
+                    f"assessment.results[{i}].evidence[{j}].collected",
+                    f"{ev.collected.isoformat()} {after}",
+                )
+    for i, acc in enumerate(a.acceptances):
+        if acc.approved_on is not None and acc.approved_on > today:
+            yield Problem(
+                label,
+                f"assessment.acceptances[{i}].approved_on",
+                f"{acc.approved_on.isoformat()} {after}",
+            )
+
+
+def _profile_of(doc: AssessmentDoc) -> Profile:
+    d = doc.deployment
+    return Profile(
+        tools=None if d.tools is None else tuple(Tool(t.name, t.access) for t in d.tools),
+        data=None if d.data is None else tuple(d.data),
+        authority=tuple(d.authority),
+        autonomy=d.autonomy,
+        customer_facing=d.customer_facing,
+        audit_logging=d.audit.logging if d.audit else None,
+        memory=d.memory,
+        agents=None if d.agents is None else tuple(d.agents),
+    )
+
+
+def _acceptance_problems(doc: AssessmentDoc, label: str, policy: Policy) -> Iterable[Problem]:
+    """Risk acceptances the policy in force does not allow for this deployment's tier."""
+    if not doc.assessment.acceptances:
+        return
+    tier, _why = tier_of(_profile_of(doc), policy)
+    for i, acc in enumerate(doc.assessment.acceptances):
+        problem = acceptance_problem(
+            Acceptance(acc.check, acc.approved_by, acc.justification, acc.expires, acc.approved_on),
+            tier,
+            policy,
+            doc.assessment.date,
+            doc.assessment.assessor,
+        )
+        if problem is not None:
+            yield Problem(
+                label, f"assessment.acceptances[{i}]", f"refused by the policy: {problem}"
+            )
+
+
+# Fields added to the format after its first version: a file without them keeps the
+# fingerprint it had, so re-importing it changes nothing.
+OPTIONAL_EVIDENCE_FIELDS = ("sha256", "collected", "snapshot")
+OPTIONAL_RESULT_FIELDS = (
+    "method",
+    "tested_by",
+    "tested_on",
+    "population",
+    "sample",
+    "exceptions",
+    "remediation",
+)
+OPTIONAL_ACCEPTANCE_FIELDS = ("approved_on", "approver_role", "compensating_controls")
+OPTIONAL_DEPLOYMENT_FIELDS = ("memory", "agents")
+
+
+def _drop_unset(value: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if not (k in keys and v is None)}
 
 
 def _fingerprint(dumped: dict[str, Any], evidence: list[list[PreparedEvidence]]) -> str:
-    """SHA-256 of the validated document (`doc.model_dump(mode="json")`, whose evidence entries
-    this changes) and of the evidence it names. Stored, and compared on every later import."""
-    for result in dumped["assessment"]["results"]:
-        for ev in result["evidence"]:
-            # Fields added to the format later leave the fingerprint of files without them as it was.
-            for key in OPTIONAL_EVIDENCE_FIELDS:
-                if ev.get(key) is None:
-                    ev.pop(key, None)
+    """SHA-256 of the validated document (`doc.model_dump(mode="json")`) and of the evidence it
+    names. Stored, and compared on every later import."""
+    a = dumped["assessment"]
+    body_doc = dict(
+        dumped,
+        deployment=_drop_unset(dumped["deployment"], OPTIONAL_DEPLOYMENT_FIELDS),
+        assessment=dict(
+            a,
+            results=[
+                dict(
+                    _drop_unset(r, OPTIONAL_RESULT_FIELDS),
+                    evidence=[_drop_unset(ev, OPTIONAL_EVIDENCE_FIELDS) for ev in r["evidence"]],
+                )
+                for r in a["results"]
+            ],
+            acceptances=[_drop_unset(x, OPTIONAL_ACCEPTANCE_FIELDS) for x in a["acceptances"]],
+        ),
+    )
     body = {
-        "doc": dumped,
-        "evidence": [[e.digest.sha256 if e.digest else e.url for e in items] for items in evidence],
+        "doc": body_doc,
+        "evidence": [
+            [
+                (e.digest.sha256 if e.digest else e.url)
+                if e.snapshot is None
+                else [e.url, e.snapshot.sha256]
+                for e in items
+            ]
+            for items in evidence
+        ],
     }
     return hashlib.sha256(audit.canonical(body).encode("utf-8")).hexdigest()
 
@@ -355,8 +457,12 @@ def prepare(
     paths: Sequence[Path],
     refs: _References,
     store: EvidenceStore | None = None,
+    policy: Policy | None = None,
 ) -> tuple[list[Prepared], list[str]]:
-    """Read and validate every file; raise InvalidInput with every problem, or return the batch."""
+    """Read and validate every file; raise InvalidInput with every problem, or return the batch.
+
+    With `policy`, risk acceptances it does not allow are refused too."""
+    today = dates.today()
     files, skipped, problems = collect(paths)
     locators: dict[str, Callable[[str], str]] = {}  # OSCAL files: our locations -> theirs
     prepared: list[Prepared] = []
@@ -389,6 +495,9 @@ def prepare(
             problems.extend(exc.problems)
             continue
         file_problems = list(_check_references(doc, refs, label))
+        file_problems += _date_problems(doc, label, today)
+        if policy is not None:
+            file_problems += _acceptance_problems(doc, label, policy)
         evidence = _prepare_evidence(doc, path.parent, label, file_problems, store, folders)
         problems.extend(file_problems)
         if file_problems:
@@ -471,7 +580,7 @@ def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) 
 
 def _import(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
     refs = _References(session)
-    prepared, skipped = prepare(session, paths, refs, store)
+    prepared, skipped = prepare(session, paths, refs, store, current_policy(session).policy)
     report = ImportReport(skipped=skipped)
     write_batch(session, store, prepared, refs, report)
     return report

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, select, text, update
@@ -68,6 +68,8 @@ PROFILE_COLUMNS = (
     "autonomy",
     "customer_facing",
     "audit_logging",
+    "memory",
+    "agents",
     "profile",
 )
 ASSESSMENT_COLUMNS = (
@@ -82,7 +84,24 @@ ASSESSMENT_COLUMNS = (
     "imported_at",
     *PROFILE_COLUMNS,
 )
-RESULT_COLUMNS = ("id", "assessment_id", "check_id", "control_id", "status", "notes", "position")
+RESULT_COLUMNS = (
+    "id",
+    "assessment_id",
+    "check_id",
+    "control_id",
+    "status",
+    "notes",
+    "position",
+    "method",
+    "tested_by",
+    "tested_on",
+    "population",
+    "sample_size",
+    "sample_selection",
+    "exceptions",
+    "remediation_owner",
+    "remediation_due",
+)
 EVIDENCE_COLUMNS = (
     "result_id",
     "position",
@@ -93,7 +112,23 @@ EVIDENCE_COLUMNS = (
     "media_type",
     "url",
     "description",
-    "collected_at",
+    "collected_on",
+    "received_at",
+    "snapshot_name",
+    "snapshot_sha256",
+    "snapshot_size",
+    "snapshot_media_type",
+)
+ACCEPTANCE_COLUMNS = (
+    "assessment_id",
+    "check_id",
+    "approved_by",
+    "justification",
+    "expires",
+    "position",
+    "approved_on",
+    "approver_role",
+    "compensating_controls",
 )
 
 
@@ -214,6 +249,8 @@ def _profile_values(p: Prepared) -> tuple[Any, ...]:
         d.autonomy,
         d.customer_facing,
         d.audit.logging if d.audit else None,
+        d.memory,
+        profile.get("agents"),
         profile,
     )
 
@@ -413,7 +450,7 @@ def write_batch(
     )
     rows.insert(
         RISK_ACCEPTANCES,
-        ("assessment_id", "check_id", "approved_by", "justification", "expires", "position"),
+        ACCEPTANCE_COLUMNS,
         [
             (
                 assessment_ids[id(p)],
@@ -422,6 +459,9 @@ def write_batch(
                 x.justification,
                 x.expires,
                 i,
+                x.approved_on,
+                x.approver_role,
+                x.compensating_controls,
             )
             for p in written
             for i, x in enumerate(p.doc.assessment.acceptances)
@@ -473,14 +513,25 @@ def _write_results(
                     r.status,
                     r.notes,
                     i,
+                    list(r.method) if r.method else None,
+                    r.tested_by,
+                    r.tested_on,
+                    r.population,
+                    r.sample.size if r.sample else None,
+                    r.sample.selection if r.sample else None,
+                    r.exceptions,
+                    r.remediation.owner if r.remediation else None,
+                    r.remediation.due if r.remediation else None,
                 )
             )
             for pos, e in enumerate(items):
                 d = e.digest
-                if d is not None and e.path is not None:
-                    if store.put(e.path, d, sync=False):
-                        new_blobs += 1
-                    report.evidence_files += 1
+                for path, blob in ((e.path, d), (e.snapshot_path, e.snapshot)):
+                    if blob is not None and path is not None:
+                        if store.put(path, blob, sync=False):
+                            new_blobs += 1
+                        report.evidence_files += 1
+                snap = e.snapshot
                 evidence_rows.append(
                     (
                         rid,
@@ -492,9 +543,12 @@ def _write_results(
                         d.media_type if d else None,
                         e.url,
                         e.description,
-                        now
-                        if e.collected is None
-                        else datetime.combine(e.collected, time.min, tzinfo=UTC),
+                        e.collected,
+                        now,
+                        e.snapshot_name,
+                        snap.sha256 if snap else None,
+                        snap.size if snap else None,
+                        snap.media_type if snap else None,
                     )
                 )
     rows.insert(RESULTS, RESULT_COLUMNS, result_rows)

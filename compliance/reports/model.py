@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from compliance import __version__, views
+from compliance.dates import generated_at, stamp
+from compliance.gate import evidence_age
 from compliance.policy import LoadedPolicy
-from compliance.rollup import CONTROL_STATUSES, framework_score
+from compliance.rollup import CONTROL_STATUSES, coverage, framework_score
 from compliance.store import queries
 from compliance.store.models import (
     Assessment,
@@ -126,23 +128,40 @@ def _evidence_for(session: Session, result_ids: Sequence[int]) -> dict[int, list
                 size=e.size,
                 media_type=e.media_type,
                 url=e.url,
-                collected=e.collected_at.date().isoformat() if e.collected_at else None,
+                # The date the evidence was produced, as stated; None: not stated.
+                collected=e.collected_on.isoformat() if e.collected_on else None,
+                received=stamp(e.received_at) if e.received_at else None,
+                snapshot=None
+                if e.snapshot_sha256 is None
+                else dict(
+                    name=e.snapshot_name,
+                    sha256=e.snapshot_sha256,
+                    size=e.snapshot_size,
+                    media_type=e.snapshot_media_type,
+                ),
             )
         )
     return out
 
 
 def _mark_freshness(
-    items: list[dict[str, Any]], check: str | None, as_of: date, policy: LoadedPolicy | None
+    items: list[dict[str, Any]],
+    check: str | None,
+    as_of: date,
+    policy: LoadedPolicy | None,
+    assessed_on: date,
 ) -> None:
-    """Flag evidence older than the policy allows at the as-of date."""
+    """Flag evidence older than the policy allows at the as-of date. Evidence whose collection
+    date is not stated is as old as the assessment."""
     freshness = policy.policy.evidence_freshness if policy else None
     for e in items:
-        age = (as_of - date.fromisoformat(e["collected"])).days if e.get("collected") else None
+        collected = date.fromisoformat(e["collected"]) if e.get("collected") else None
+        age = evidence_age(collected, assessed_on, as_of)
         limit = freshness.max_age(check) if freshness else None
         e["age_days"] = age
+        e["age_from"] = "collected" if collected else "assessment date"
         e["max_age_days"] = limit
-        e["stale"] = bool(age is not None and limit is not None and age > limit)
+        e["stale"] = bool(limit is not None and age > limit)
 
 
 def _check_results(session: Session, a: Assessment) -> dict[str, dict[str, Any]]:
@@ -206,7 +225,6 @@ def _framework_blocks(
     for fw, rows in by_fw.items():
         counts = Counter(r.status for r in rows)
         score = framework_score(r.status for r in rows)
-        mapped = sum(1 for r in rows if r.mapped)
         by_group: dict[str, list[str]] = defaultdict(list)
         group_titles: dict[str, str] = {}
         for r in rows:
@@ -217,7 +235,7 @@ def _framework_blocks(
             dict(
                 **fw_info[fw],
                 score=score,
-                coverage=mapped / len(rows) if rows else None,
+                coverage=coverage(r.status for r in rows).as_dict(),
                 counts=[
                     dict(status=k, label=STATUS_LABELS[k], count=counts.get(k, 0))
                     for k in CONTROL_STATUSES
@@ -228,6 +246,7 @@ def _framework_blocks(
                         ref=g,
                         title=group_titles[g],
                         score=framework_score(v),
+                        coverage=coverage(v).as_dict(),
                         total=len(v),
                         gaps=sum(1 for x in v if x in GAP_STATUSES),
                     )
@@ -244,6 +263,7 @@ def _framework_blocks(
                         status_label=STATUS_LABELS[r.status],
                         source=r.source,
                         direct_notes=r.direct_notes,
+                        nature=r.nature,
                         checks=contrib.get(r.control_id, []),
                     )
                     for r in rows
@@ -257,12 +277,13 @@ def gap_report(
     session: Session,
     deployment: str,
     assessment: str | None,
-    as_of: date | None,
+    as_of: date,
     policy: LoadedPolicy,
 ) -> dict[str, Any]:
-    """The engineer's and approver's view of one deployment assessment."""
+    """The engineer's and approver's view of one deployment assessment, decided as of `as_of`
+    (the assessment in force then, unless one is named)."""
     dep = queries.deployment(session, deployment)
-    a = queries.assessment(session, dep, assessment)
+    a = queries.assessment(session, dep, assessment, as_of)
     d = views.decision(session, a, policy, as_of)
     decision = views.gate_json(dep, a, d, policy)
     catalog_ids = [
@@ -281,6 +302,8 @@ def gap_report(
                 check=con.check,
                 title=con.check_title,
                 relationship=con.relationship,
+                rationale=con.rationale,
+                covering=con.covering,
                 status=con.status,
                 status_label=RESULT_LABELS[con.status],
             )
@@ -288,7 +311,7 @@ def gap_report(
     frameworks = _framework_blocks(statuses, fw_info, groups, contrib)
     checks = _check_results(session, a)
     for key, c in checks.items():
-        _mark_freshness(c["evidence"], key, d.as_of, policy)
+        _mark_freshness(c["evidence"], key, d.as_of, policy, a.assessed_on)
     stale_evidence = [
         dict(
             check=key,
@@ -349,7 +372,7 @@ def gap_report(
         f"{fw}/{ref}": direct_evidence.get(rid, []) for rid, fw, ref in direct_rows
     }
     for items in evidence_by_control.values():
-        _mark_freshness(items, None, d.as_of, policy)
+        _mark_freshness(items, None, d.as_of, policy, a.assessed_on)
     direct_gaps = [
         dict(
             control=c["control"],
@@ -369,6 +392,7 @@ def gap_report(
         kind="gap",
         title=f"Gap report: {dep.name}",
         tool_version=__version__,
+        generated_at=stamp(generated_at()),
         as_of=d.as_of.isoformat(),
         deployment=dict(
             key=dep.key,
@@ -399,15 +423,21 @@ def gap_report(
 def _acceptances(
     session: Session, assessment_ids: Sequence[int], as_of: date
 ) -> list[dict[str, Any]]:
+    """The risk acceptances of these assessments, each with its state at `as_of` and the days
+    from `as_of` to its expiry."""
     rows = session.execute(
         select(
             Deployment.key,
             Deployment.name,
             Assessment.key,
+            Assessment.assessed_on,
             Check.key,
             RiskAcceptance.approved_by,
             RiskAcceptance.justification,
             RiskAcceptance.expires,
+            RiskAcceptance.approved_on,
+            RiskAcceptance.approver_role,
+            RiskAcceptance.compensating_controls,
         )
         .join(Assessment, Assessment.id == RiskAcceptance.assessment_id)
         .join(Deployment, Deployment.id == Assessment.deployment_id)
@@ -416,8 +446,10 @@ def _acceptances(
         .order_by(RiskAcceptance.expires, Deployment.key, Check.key)
     ).all()
     out = []
-    for dkey, dname, akey, check, by, why, expires in rows:
+    for dkey, dname, akey, assessed, check, by, why, expires, on, role, comp in rows:
         days = (expires - as_of).days
+        approved = on or assessed
+        state = "expired" if days < 0 else "not yet approved" if approved > as_of else "active"
         out.append(
             dict(
                 deployment=dkey,
@@ -425,10 +457,15 @@ def _acceptances(
                 assessment=akey,
                 check=check,
                 approved_by=by,
+                approver_role=role,
+                approved_on=approved.isoformat(),
+                approved_on_stated=on is not None,
                 justification=why,
+                compensating_controls=comp,
                 expires=expires.isoformat(),
                 days_left=days,
-                state="expired" if days < 0 else "active",
+                counted_from=as_of.isoformat(),
+                state=state,
                 window=next((w for w in (30, 60, 90) if 0 <= days <= w), None),
             )
         )
@@ -436,14 +473,16 @@ def _acceptances(
 
 
 def latest_assessments(
-    session: Session, deployments: Sequence[str] | None = None
-) -> list[tuple[Deployment, Assessment, Assessment | None]]:
-    """(deployment, latest assessment, the one before it) for every deployment with one."""
-    ranked = latest_query(depth=2).subquery()
+    session: Session, as_of: date, deployments: Sequence[str] | None = None
+) -> list[tuple[Deployment, Assessment | None, Assessment | None]]:
+    """For every deployment (or those named): the assessment in force at `as_of` (the latest
+    dated on or before it; None when it has none then) and the one before that (None when
+    there is none)."""
+    ranked = latest_query(as_of, depth=2).subquery()
     q = (
         select(Deployment, Assessment, ranked.c.rn)
-        .join(ranked, ranked.c.deployment_id == Deployment.id)
-        .join(Assessment, Assessment.id == ranked.c.assessment_id)
+        .outerjoin(ranked, ranked.c.deployment_id == Deployment.id)
+        .outerjoin(Assessment, Assessment.id == ranked.c.assessment_id)
         .order_by(Deployment.key, ranked.c.rn)
         # Portfolio views never read the imported deployment block; it loads on access if needed.
         .options(defer(Assessment.profile))
@@ -452,7 +491,7 @@ def latest_assessments(
         q = q.where(Deployment.key.in_(deployments))
     out: dict[int, list[Any]] = {}
     for dep, a, rn in session.execute(q).all():
-        if rn == 1:
+        if rn is None or rn == 1:
             out[dep.id] = [dep, a, None]
         elif dep.id in out:
             out[dep.id][2] = a
@@ -467,46 +506,39 @@ LIST_ROWS = 12
 
 def summary_report(
     session: Session,
-    as_of: date | None,
+    as_of: date,
     policy: LoadedPolicy,
     deployments: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The CISO's view of the whole portfolio, bounded in size whatever the portfolio's size."""
-    pairs = latest_assessments(session, deployments)
+    """The CISO's view of the whole portfolio as of `as_of`, bounded in size whatever the
+    portfolio's size. Every deployment is decided as of `as_of`; "before" in the trend is the
+    decision that was in force then: the previous assessment, decided as of its own date.
+    Deployments with no assessment on or before `as_of` are listed as not assessed."""
+    everything = latest_assessments(session, as_of, deployments)
+    pairs = [(d, a, p) for d, a, p in everything if a is not None]
+    unassessed = [d for d, a, _p in everything if a is None]
     latest_ids = [a.id for _d, a, _p in pairs]
     prev_ids = [p.id for _d, _a, p in pairs if p is not None]
-    report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
-    catalog_ids = sorted(
-        {
-            c
-            for (c,) in session.execute(
-                select(AssessmentCatalog.catalog_id).where(
-                    AssessmentCatalog.assessment_id.in_(latest_ids)
-                )
-            ).all()
-        }
-    )
+    pinned: dict[int, list[int]] = defaultdict(list)
+    for aid, cid in session.execute(
+        select(AssessmentCatalog.assessment_id, AssessmentCatalog.catalog_id).where(
+            AssessmentCatalog.assessment_id.in_(latest_ids + prev_ids)
+        )
+    ).all():
+        pinned[aid].append(cid)
+    catalog_ids = sorted({c for aid in latest_ids for c in pinned[aid]})
     fw_info = _frameworks(session, catalog_ids)
     # The previous assessments may have been made against older catalog versions.
-    scored_catalogs = sorted(
-        set(catalog_ids)
-        | {
-            c
-            for (c,) in session.execute(
-                select(AssessmentCatalog.catalog_id)
-                .where(AssessmentCatalog.assessment_id.in_(prev_ids))
-                .distinct()
-            ).all()
-        }
-    )
+    scored_catalogs = sorted({c for cids in pinned.values() for c in cids})
     groups = _top_groups(session, scored_catalogs)
     # Heat-map columns: (framework, group) in framework order, then in the order of the first
     # assessable control of each group.
     columns: list[tuple[str, str, str]] = []  # (framework, group ref, title)
     column_of: dict[tuple[str, str], int] = {}
     control_group: dict[int, int] = {}  # control id -> column index
-    for cid, fw in session.execute(
-        select(Control.id, Catalog.key)
+    size: Counter[tuple[int, int]] = Counter()  # (catalog, column) -> assessable controls
+    for cid, cat_id, fw in session.execute(
+        select(Control.id, Catalog.id, Catalog.key)
         .join(Catalog, Catalog.id == Control.catalog_id)
         .where(
             Control.catalog_id.in_(scored_catalogs),
@@ -520,25 +552,49 @@ def summary_report(
             column_of[(fw, g)] = len(columns)
             columns.append((fw, g, title))
         control_group[cid] = column_of[(fw, g)]
+        size[(cat_id, column_of[(fw, g)])] += 1
     # Group scores of every latest and previous assessment, aggregated in SQL: one row per
     # (assessment, column) rather than one per control.
-    points: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for aid, col, pts, counted in group_scores(session, latest_ids + prev_ids, control_group):
-        points[aid][col] = (int(pts), int(counted))
+    points: dict[int, dict[int, tuple[int, int, int, int]]] = defaultdict(dict)
+    for aid, col, pts, counted, mapped, assessed in group_scores(
+        session, latest_ids + prev_ids, control_group
+    ):
+        points[aid][col] = (int(pts), int(counted), int(mapped), int(assessed))
 
-    def cell_scores(aid: int) -> dict[tuple[str, str], float | None]:
-        return {
-            (columns[col][0], columns[col][1]): (pts / (2 * counted) if counted else None)
-            for col, (pts, counted) in points.get(aid, {}).items()
-        }
+    def cells(aid: int) -> list[dict[str, Any] | None]:
+        out: list[dict[str, Any] | None] = []
+        got = points.get(aid, {})
+        for col in range(len(columns)):
+            assessable = sum(size[(cat, col)] for cat in pinned[aid])
+            if not assessable:
+                out.append(None)  # no such framework in this assessment's catalogs
+                continue
+            pts, counted, mapped, assessed = got.get(col, (0, 0, 0, 0))
+            out.append(
+                dict(
+                    score=pts / (2 * counted) if counted else None,
+                    coverage=dict(assessable=assessable, mapped=mapped, assessed=assessed),
+                )
+            )
+        return out
 
-    def overall(aid: int) -> float | None:
-        cells = points.get(aid, {}).values()
-        counted = sum(c for _p, c in cells)
-        return sum(p for p, _c in cells) / (2 * counted) if counted else None
+    def overall(aid: int) -> tuple[float | None, dict[str, int]]:
+        got = points.get(aid, {}).values()
+        counted = sum(c for _p, c, _m, _a in got)
+        cov = dict(
+            assessable=sum(size[(cat, col)] for cat in pinned[aid] for col in range(len(columns))),
+            mapped=sum(m for _p, _c, m, _a in got),
+            assessed=sum(x for _p, _c, _m, x in got),
+        )
+        return (sum(p for p, _c, _m, _a in got) / (2 * counted) if counted else None), cov
 
-    all_assessments = [a for _d, a, _p in pairs] + [p for _d, _a, p in pairs if p is not None]
-    decisions = views.decide_many(session, all_assessments, policy, as_of)
+    latest = [a for _d, a, _p in pairs]
+    previous = [p for _d, _a, p in pairs if p is not None]
+    decisions = views.decide_many(session, latest, policy, as_of)
+    # "Before" is the decision that was in force then: each previous assessment as of its date.
+    decisions.update(
+        views.decide_many(session, previous, policy, {p.id: p.assessed_on for p in previous})
+    )
 
     rows: list[dict[str, Any]] = []
     failing: Counter[str] = Counter()
@@ -548,18 +604,21 @@ def summary_report(
         failing.update(f.check for f in d.blockers if f.check)
         conditional.update(f.check for f in d.conditions if f.check)
         prev_d = decisions[prev.id] if prev else None
+        score, cov = overall(a.id)
         rows.append(
             dict(
                 **views.deployment_row(dep, a, d),
-                score=overall(a.id),
-                cells=cell_scores(a.id),
+                score=score,
+                coverage=cov,
+                cells=cells(a.id),
                 previous=None
-                if prev is None
+                if prev is None or prev_d is None
                 else dict(
                     assessment=prev.key,
                     date=prev.assessed_on.isoformat(),
-                    decision=prev_d.decision if prev_d else None,
-                    score=overall(prev.id),
+                    decided_as_of=prev.assessed_on.isoformat(),
+                    decision=prev_d.decision,
+                    score=overall(prev.id)[0],
                 ),
             )
         )
@@ -581,15 +640,26 @@ def summary_report(
             deployment=r["deployment"],
             decision=r["decision"],
             tier=r["tier"],
-            cells=[r["cells"].get((fw, g)) for fw, g, _t in columns],
+            cells=r["cells"],
         )
         for r in shown
     ]
     if rest:
-        agg = []
-        for fw, g, _t in columns:
-            vals = [r["cells"].get((fw, g)) for r in rest if r["cells"].get((fw, g)) is not None]
-            agg.append(sum(vals) / len(vals) if vals else None)
+        agg: list[dict[str, Any] | None] = []
+        for col in range(len(columns)):
+            found = [r["cells"][col] for r in rest if r["cells"][col] is not None]
+            scored = [c["score"] for c in found if c["score"] is not None]
+            agg.append(
+                None
+                if not found
+                else dict(
+                    score=sum(scored) / len(scored) if scored else None,
+                    coverage={
+                        k: sum(c["coverage"][k] for c in found)
+                        for k in ("assessable", "mapped", "assessed")
+                    },
+                )
+            )
         heat_rows.append(
             dict(
                 label=f"{len(rest)} other deployments (average)",
@@ -620,6 +690,7 @@ def summary_report(
             name=r["name"],
             previous=r["previous"]["decision"],
             previous_assessment=r["previous"]["assessment"],
+            previous_date=r["previous"]["date"],
             current=r["decision"],
             assessment=r["assessment"],
             score_delta=None
@@ -633,15 +704,19 @@ def summary_report(
     trend.sort(
         key=lambda t: ({"worse": 0, "better": 1, "same": 2}[t["direction"]], t["deployment"])
     )
-    acc = [x for x in _acceptances(session, latest_ids, report_as_of) if x["window"] is not None]
+    acc = [x for x in _acceptances(session, latest_ids, as_of) if x["window"] is not None]
     decision_counts = Counter(r["decision"] for r in rows)
     return dict(
         kind="summary",
         title="Agent deployment posture",
         tool_version=__version__,
-        as_of=report_as_of.isoformat(),
+        generated_at=stamp(generated_at()),
+        as_of=as_of.isoformat(),
         totals=dict(
-            deployments=len(rows), **{k.lower(): decision_counts.get(k, 0) for k in DECISION_ORDER}
+            deployments=len(rows) + len(unassessed),
+            assessed=len(rows),
+            not_assessed=len(unassessed),
+            **{k.lower(): decision_counts.get(k, 0) for k in DECISION_ORDER},
         ),
         by_tier=[
             dict(
@@ -657,12 +732,9 @@ def summary_report(
         ),
         # Every deployment, with its scores aligned to the heat map's columns (the PDF shows the
         # riskiest few; the workbook lists them all).
-        deployments=[
-            {
-                **{k: v for k, v in r.items() if k != "cells"},
-                "cells": [r["cells"].get((fw, g)) for fw, g, _t in columns],
-            }
-            for r in rows
+        deployments=rows,
+        not_assessed=[
+            dict(deployment=d.key, name=d.name, owner=d.owner) for d in unassessed[:LIST_ROWS]
         ],
         top_gaps=top_gaps,
         trend=trend[:LIST_ROWS],
@@ -670,9 +742,10 @@ def summary_report(
         expiring=dict(
             items=acc[:LIST_ROWS],
             total=len(acc),
+            counted_from=as_of.isoformat(),
             counts={w: sum(1 for x in acc if x["days_left"] <= w) for w in (30, 60, 90)},
         ),
-        policy=dict(id=policy.policy.id, version=policy.policy.version, sha256=policy.file.sha256),
+        policy=views.policy_json(policy),
         catalogs=[
             dict(id=f["id"], version=f["version"], sha256=f["sha256"]) for f in fw_info.values()
         ],
@@ -689,22 +762,27 @@ def evidence_report(
     session: Session,
     framework: str,
     deployment: str | None,
-    as_of: date | None,
+    as_of: date,
     deployments: Sequence[str] | None = None,
     policy: LoadedPolicy | None = None,
 ) -> dict[str, Any]:
-    """The auditor's view: one framework, control by control, with every result and evidence item."""
+    """The auditor's view: one framework, control by control, with every result and evidence
+    item, for the assessments in force at `as_of`."""
+    pairs: list[tuple[Deployment, Assessment, Assessment | None]]
     if deployment:
         dep = queries.deployment(session, deployment)
-        pairs = [(dep, queries.assessment(session, dep), None)]
+        pairs = [(dep, queries.assessment(session, dep, None, as_of), None)]
+        unassessed: list[Deployment] = []
     else:
-        pairs = latest_assessments(session, deployments)  # type: ignore[assignment]
+        everything = latest_assessments(session, as_of, deployments)
+        pairs = [(d, a, p) for d, a, p in everything if a is not None]
+        unassessed = [d for d, a, _p in everything if a is None]
     ids = [a.id for _d, a, _p in pairs]
-    report_as_of = as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
+    report_as_of = as_of
     if deployment or deployments:
         statuses = control_statuses(session, ids, framework)
     else:  # the whole portfolio: its gap matrix in one statement, latest assessments chosen in SQL
-        matrix = portfolio_matrix(session, framework)
+        matrix = portfolio_matrix(session, as_of, framework)
         statuses = as_control_statuses(matrix.rows, matrix.controls)
     if not statuses:
         from compliance.store.catalog_store import framework_row
@@ -757,7 +835,7 @@ def evidence_report(
                         evidence=evidence.get(rid, []),
                     )
                 )
-                _mark_freshness(results[-1]["evidence"], None, report_as_of, policy)
+                _mark_freshness(results[-1]["evidence"], None, report_as_of, policy, a.assessed_on)
             for c in contrib.get((a.id, s.control_id), []):
                 found = by_check.get((a.id, c.check))
                 crid, cst, cnotes = found if found else (None, None, None)
@@ -767,19 +845,24 @@ def evidence_report(
                         title=c.check_title,
                         kind="check",
                         relationship=c.relationship,
+                        rationale=c.rationale,
+                        covering=c.covering,
                         status=cst,
                         status_label=RESULT_LABELS[cst],
                         notes=cnotes,
                         evidence=evidence.get(crid, []) if crid else [],
                     )
                 )
-                _mark_freshness(results[-1]["evidence"], c.check, report_as_of, policy)
+                _mark_freshness(
+                    results[-1]["evidence"], c.check, report_as_of, policy, a.assessed_on
+                )
             controls.append(
                 dict(
                     control=f"{framework}/{s.ref}",
                     ref=s.ref,
                     title=s.title,
                     text=s.text,
+                    nature=s.nature,
                     status=s.status,
                     status_label=STATUS_LABELS[s.status],
                     source=s.source,
@@ -797,6 +880,7 @@ def evidence_report(
                     key=a.key, date=a.assessed_on.isoformat(), assessor=a.assessor, state=a.state
                 ),
                 score=framework_score(c["status"] for c in controls),
+                coverage=coverage(c["status"] for c in controls).as_dict(),
                 counts=[
                     dict(status=k, label=STATUS_LABELS[k], count=counts.get(k, 0))
                     for k in CONTROL_STATUSES
@@ -809,9 +893,9 @@ def evidence_report(
         kind="evidence",
         title=f"Evidence report: {info['name']}",
         tool_version=__version__,
-        as_of=(
-            as_of or max((a.assessed_on for _d, a, _p in pairs), default=date.today())
-        ).isoformat(),
+        generated_at=stamp(generated_at()),
+        as_of=as_of.isoformat(),
         framework=info,
         sections=sections,
+        not_assessed=[dict(deployment=d.key, name=d.name, owner=d.owner) for d in unassessed],
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -21,13 +22,14 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     union_all,
     values,
 )
 from sqlalchemy.orm import Session, aliased
 
-from compliance.rollup import DIRECT_STATUS
+from compliance.rollup import ASSESSED_STATUSES, COVERING, DIRECT_STATUS
 from compliance.store.db import fetch_rows
 from compliance.store.models import (
     Assessment,
@@ -37,6 +39,8 @@ from compliance.store.models import (
     Control,
     Mapping,
     Result,
+    SufficientSet,
+    SufficientSetCheck,
 )
 
 
@@ -57,6 +61,7 @@ class ControlStatus:
     mapped: int
     direct_status: str | None
     direct_notes: str | None
+    nature: str = "requirement"
 
 
 @dataclass(frozen=True)
@@ -67,15 +72,43 @@ class Contribution:
     check_title: str
     relationship: str
     status: str | None
+    rationale: str
+    covering: bool  # a pass covers the control alone, or with its declared sufficient set
 
 
 Scope = Sequence[int] | Select[Any]  # assessment ids, or a SELECT of them
 
 
-def _mapped_results(assessment_ids: Scope) -> Select[int, int, int, str, str]:
-    """(assessment, control, check status) for every mapping in force for each assessment."""
+def _in_sufficient_set(assessment_id: Any) -> ColumnElement[bool]:
+    """Whether the mapping's check belongs to a set of checks that a data file in force for the
+    assessment declares sufficient, together, to cover the mapping's control."""
+    decl_cat = aliased(AssessmentCatalog)
+    return (
+        exists()
+        .where(
+            SufficientSetCheck.check_id == Mapping.check_id,
+            SufficientSet.id == SufficientSetCheck.set_id,
+            SufficientSet.control_id == Mapping.control_id,
+            decl_cat.catalog_id == SufficientSet.catalog_id,
+            decl_cat.assessment_id == assessment_id,
+        )
+        .correlate(Mapping)
+    )
+
+
+def _mapped_results(assessment_ids: Scope, with_rationale: bool = False) -> Select[Any]:
+    """(assessment, control, check, relationship, check status, covering) for every mapping in
+    force for each assessment; `covering` is 1 when a pass of this check covers the whole
+    control, alone (`equal`, `superset`) or in a declared sufficient set (see
+    `compliance.rollup.covers`)."""
     check_cat = aliased(AssessmentCatalog)
     map_cat = aliased(AssessmentCatalog)
+    covering = case(
+        (Mapping.relationship.in_(COVERING), literal(1)),
+        (_in_sufficient_set(check_cat.assessment_id), literal(1)),
+        else_=literal(0),
+    )
+    extra = [Mapping.rationale.label("rationale")] if with_rationale else []
     return (
         select(
             check_cat.assessment_id.label("assessment_id"),
@@ -83,6 +116,8 @@ def _mapped_results(assessment_ids: Scope) -> Select[int, int, int, str, str]:
             Mapping.check_id.label("check_id"),
             Mapping.relationship.label("relationship"),
             Result.status.label("status"),
+            covering.label("covering"),
+            *extra,
         )
         .join(Check, Check.id == Mapping.check_id)
         .join(check_cat, check_cat.catalog_id == Check.catalog_id)
@@ -110,16 +145,22 @@ def _direct_status(direct: Any) -> ColumnElement[str]:
     )
 
 
-def _rolled_status(agg: Any, n: ColumnElement[int], na: ColumnElement[int]) -> ColumnElement[str]:
+def _rolled_status(
+    agg: Any, n: ColumnElement[int], na: ColumnElement[int], nature: Any
+) -> ColumnElement[str]:
     """The status `compliance.rollup.rollup_status` gives a control from the counts of
-    `_mapped_counts` (`n` and `na` passed in, so that a caller joining outer can default them)."""
+    `_mapped_counts` (`n` and `na` passed in, so that a caller joining outer can default them)
+    and the control's nature."""
     considered = n - na
     return case(
         (n == 0, literal("unmapped")),
         (considered == 0, literal("not_applicable")),
         (agg.c.fail > 0, literal("gap")),
-        (agg.c.ok == considered, literal("met")),
         (agg.c.none == considered, literal("not_assessed")),
+        (
+            and_(agg.c.ok == considered, or_(nature == "threat", agg.c.cover > 0)),
+            literal("met"),
+        ),
         else_=literal("partial"),
     )
 
@@ -141,6 +182,7 @@ class ControlInfo:
     title: str | None
     text: str | None
     position: int
+    nature: str
 
 
 def _mapped_counts(assessment_ids: Scope) -> Select[Any]:
@@ -155,6 +197,7 @@ def _mapped_counts(assessment_ids: Scope) -> Select[Any]:
         _count(m.c.status == "fail").label("fail"),
         _count(m.c.status == "pass").label("ok"),
         _count(m.c.status.is_(None)).label("none"),
+        _count(and_(m.c.status == "pass", m.c.covering == 1)).label("cover"),
     ).group_by(m.c.assessment_id, m.c.control_id)
 
 
@@ -166,7 +209,7 @@ def _matrix_query(
     # below then needs no grouping, and no wide columns travel through a sort.
     agg = _mapped_counts(assessment_ids).subquery("agg")
     n = func.coalesce(agg.c.n, 0)
-    rolled = _rolled_status(agg, n, func.coalesce(agg.c.na, 0))
+    rolled = _rolled_status(agg, n, func.coalesce(agg.c.na, 0), Control.nature)
     direct = aliased(Result)
     direct_status = _direct_status(direct)
     ac = aliased(AssessmentCatalog)
@@ -214,9 +257,11 @@ def status_matrix(
     return out
 
 
-def latest_query(depth: int = 1) -> Select[Any]:
-    """(deployment id, assessment id, rank) of each deployment's `depth` latest assessments, rank
-    1 being the latest (by assessment date, then by id)."""
+def latest_query(as_of: date, depth: int = 1) -> Select[Any]:
+    """(deployment id, assessment id, rank) of each deployment's `depth` latest assessments dated
+    on or before `as_of`, rank 1 being the one in force at `as_of` (the latest by assessment
+    date, then by id). An assessment dated after `as_of` does not exist yet at `as_of`. This is
+    the rule of `compliance.gate.assessment_at`, in SQL."""
     ranked = select(
         Assessment.deployment_id.label("deployment_id"),
         Assessment.id.label("assessment_id"),
@@ -226,20 +271,21 @@ def latest_query(depth: int = 1) -> Select[Any]:
             order_by=(Assessment.assessed_on.desc(), Assessment.id.desc()),
         )
         .label("rn"),
-    )
+    ).where(Assessment.assessed_on <= as_of)
     sub = ranked.subquery("ranked")
     return select(sub.c.deployment_id, sub.c.assessment_id, sub.c.rn).where(sub.c.rn <= depth)
 
 
 def group_scores(
     session: Session, assessment_ids: Sequence[int], groups: dict[int, int]
-) -> list[tuple[int, int, int, int]]:
+) -> list[tuple[int, int, int, int, int, int]]:
     """Score inputs per (assessment, group of controls), aggregated in SQL rather than fetched
-    control by control: rows of (assessment id, group, points, counted), where `groups` maps
-    assessable control ids to group numbers, points are 2 per met and 1 per partial control, and
-    counted is the number of controls neither not applicable nor unmapped (a group's score, as
-    `compliance.rollup.framework_score`, is points / (2 x counted)). Controls missing from
-    `groups` are left out.
+    control by control: rows of (assessment id, group, points, counted, mapped, assessed), where
+    `groups` maps assessable control ids to group numbers, points are 2 per met and 1 per
+    partial control, counted is the number of controls neither not applicable nor unmapped (a
+    group's score, as `compliance.rollup.framework_score`, is points / (2 x counted)), mapped
+    the number not unmapped and assessed the number whose status rests on a result (as
+    `compliance.rollup.coverage`). Controls missing from `groups` are left out.
 
     Unmapped controls count for nothing, so only controls with a mapped check or a direct
     result are visited: about half of the full matrix's cells.
@@ -251,22 +297,28 @@ def group_scores(
         .data(sorted(groups.items()))
         .cte("control_groups")  # a CTE: SQLite cannot alias a VALUES list's columns
     )
-    out: list[tuple[int, int, int, int]] = []
+    out: list[tuple[int, int, int, int, int, int]] = []
     ids = sorted(set(assessment_ids))
     for start in range(0, len(ids), IDS_PER_QUERY):
         part = ids[start : start + IDS_PER_QUERY]
         agg = _mapped_counts(part).cte("agg")
-        rolled = _rolled_status(agg, agg.c.n, agg.c.na)
+        target = aliased(Control)
+        rolled = _rolled_status(agg, agg.c.n, agg.c.na, target.nature)
         direct = aliased(Result)
-        mapped_cells = select(
-            agg.c.assessment_id,
-            agg.c.control_id,
-            func.coalesce(_direct_status(direct), rolled).label("status"),
-        ).outerjoin(
-            direct,
-            and_(
-                direct.assessment_id == agg.c.assessment_id, direct.control_id == agg.c.control_id
-            ),
+        mapped_cells = (
+            select(
+                agg.c.assessment_id,
+                agg.c.control_id,
+                func.coalesce(_direct_status(direct), rolled).label("status"),
+            )
+            .join(target, target.id == agg.c.control_id)
+            .outerjoin(
+                direct,
+                and_(
+                    direct.assessment_id == agg.c.assessment_id,
+                    direct.control_id == agg.c.control_id,
+                ),
+            )
         )
         only = aliased(Result)
         direct_only = select(
@@ -285,8 +337,10 @@ def group_scores(
             case((cells.c.status == "met", 2), (cells.c.status == "partial", 1), else_=0)
         )
         counted = func.sum(case((cells.c.status == "not_applicable", 0), else_=1))
+        mapped = func.count()
+        assessed = func.sum(case((cells.c.status.in_(ASSESSED_STATUSES), 1), else_=0))
         q = (
-            select(cells.c.assessment_id, gmap.c.grp, points, counted)
+            select(cells.c.assessment_id, gmap.c.grp, points, counted, mapped, assessed)
             .join(gmap, gmap.c.control_id == cells.c.control_id)
             .join(Control, Control.id == cells.c.control_id)
             .join(  # only controls of the frameworks the assessment was made against
@@ -311,10 +365,12 @@ class PortfolioMatrix:
     controls: dict[int, ControlInfo]
 
 
-def portfolio_matrix(session: Session, framework: str | None = None) -> PortfolioMatrix:
-    """The whole portfolio's gap matrix in one statement: the latest assessments are chosen in
-    SQL, not passed in, and rows come back as driver tuples."""
-    latest = latest_query().subquery("latest")
+def portfolio_matrix(
+    session: Session, as_of: date, framework: str | None = None
+) -> PortfolioMatrix:
+    """The whole portfolio's gap matrix at `as_of` in one statement: the assessments in force are
+    chosen in SQL, not passed in, and rows come back as driver tuples."""
+    latest = latest_query(as_of).subquery("latest")
     rows = fetch_rows(session, _matrix_query(select(latest.c.assessment_id), framework))
     return PortfolioMatrix(rows, control_info(session, {r[1] for r in rows}))
 
@@ -325,7 +381,7 @@ def control_info(session: Session, control_ids: Iterable[int]) -> dict[int, Cont
     info: dict[int, ControlInfo] = {}
     for start in range(0, len(wanted), IDS_PER_QUERY):
         part = wanted[start : start + IDS_PER_QUERY]
-        for cid, fw, cat_id, ref, kind, parent, title, text, pos in session.execute(
+        for cid, fw, cat_id, ref, kind, parent, title, text, pos, nature in session.execute(
             select(
                 Control.id,
                 Catalog.key,
@@ -336,11 +392,12 @@ def control_info(session: Session, control_ids: Iterable[int]) -> dict[int, Cont
                 Control.title,
                 Control.text,
                 Control.position,
+                Control.nature,
             )
             .join(Catalog, Catalog.id == Control.catalog_id)
             .where(Control.id.in_(part))
         ).all():
-            info[cid] = ControlInfo(fw, cat_id, ref, kind, parent, title, text, pos)
+            info[cid] = ControlInfo(fw, cat_id, ref, kind, parent, title, text, pos, nature)
     return info
 
 
@@ -379,6 +436,7 @@ def as_control_statuses(
                 mapped,
                 d_status,
                 d_notes,
+                c.nature,
             )
         )
     return out
@@ -390,10 +448,17 @@ def contributions(
     """Every check mapped to each control, with its status, for the `why` behind a status."""
     if not assessment_ids:
         return []
-    m = _mapped_results(assessment_ids).subquery("m")
+    m = _mapped_results(assessment_ids, with_rationale=True).subquery("m")
     q = (
         select(
-            m.c.assessment_id, m.c.control_id, Check.key, Check.title, m.c.relationship, m.c.status
+            m.c.assessment_id,
+            m.c.control_id,
+            Check.key,
+            Check.title,
+            m.c.relationship,
+            m.c.status,
+            m.c.rationale,
+            m.c.covering,
         )
         .join(Check, Check.id == m.c.check_id)
         .join(Control, Control.id == m.c.control_id)
@@ -401,4 +466,7 @@ def contributions(
     )
     if framework is not None:
         q = q.join(Catalog, Catalog.id == Control.catalog_id).where(Catalog.key == framework)
-    return [Contribution(*row) for row in session.execute(q).all()]
+    return [
+        Contribution(aid, cid, key, title, rel, status, rationale, bool(covering))
+        for aid, cid, key, title, rel, status, rationale, covering in session.execute(q).all()
+    ]
