@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-LOW_REQUIRED = ["GOV-01", "GOV-02", "MOD-01", "TOOL-01", "DATA-01", "AUD-01"]
+LOW_REQUIRED = ["GOV-01", "GOV-02", "GOV-03", "MOD-01", "TOOL-01", "DATA-01", "AUD-01"]
+AS_OF = "2026-11-20"  # the date the factories' assessments are made on; tests decide as of it
 
 
 def deployment(**overrides: Any) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def deployment(**overrides: Any) -> dict[str, Any]:
         "autonomy": "human_in_loop",
         "customer_facing": False,
         "audit": {"logging": "siem://test"},
+        "memory": "none",
+        "agents": [],
     }
     base.update(overrides)
     return base
