@@ -280,7 +280,7 @@ def test_source_block_agrees_with_the_reference(framework: str, reference_file: 
 @pytest.mark.parametrize(
     ("framework", "natures"),
     [
-        ("nist-csf-2.0", {"function": "requirement", "category": "requirement"}),
+        ("nist-csf-2.0", {"subcategory": "requirement"}),
         ("nist-ai-rmf-1.0", {"subcategory": "requirement"}),
         ("owasp-asi-2026", {"risk": "threat"}),
         ("csa-maestro", {"layer": "requirement", "threat": "threat"}),
@@ -290,5 +290,7 @@ def test_each_catalog_says_whether_its_entries_are_requirements_or_threats(
     framework: str, natures: dict[str, str]
 ) -> None:
     doc = builtin(framework)
+    assert doc.entry_nature is not None, f"{framework} does not declare entry_nature"
+    assert set(doc.entry_nature) == {c.kind for c in doc.controls}
     for kind, nature in natures.items():
         assert doc.nature_of(kind) == nature
