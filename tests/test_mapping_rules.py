@@ -274,8 +274,12 @@ def test_organisation_mapping_file_is_held_to_the_same_rules(tmp_path: Path) -> 
         load_catalog_set([org])
     text = str(exc.value)
     assert "extra.yaml: mappings[1].relationship: owasp-asi-2026/ASI02 is a threat" in text
-    # RUN-01 mitigates csa-maestro/L7-agent-tool-misuse in the checks file.
-    assert "RUN-01 maps to csa-maestro/L7 and to csa-maestro/L7-agent-tool-misuse" in text
+    # RUN-01 mitigates csa-maestro/L7-agent-tool-misuse in the checks file; the organisation
+    # file's entry is the one named.
+    assert (
+        "extra.yaml: mappings[0].control: RUN-01 maps to csa-maestro/L7 and to "
+        "csa-maestro/L7-agent-tool-misuse, which lies under it"
+    ) in text
 
 
 # ---------------------------------------------------------------------------------------------
