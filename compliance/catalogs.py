@@ -584,9 +584,13 @@ def _cross_check(cs: CatalogSet) -> Iterable[Problem]:
         for control, link in controls.items():
             for above in _ancestors(cs, control):
                 if above in controls:
+                    # Name the entry that brought the pair about: the one in an organisation
+                    # mapping file when the other is in the checks file, else the part's own.
+                    whole = controls[above]
+                    at = whole if link.file is cs.checks.file is not whole.file else link
                     yield Problem(
-                        link.file.label,
-                        f"{link.location}.control",
+                        at.file.label,
+                        f"{at.location}.control",
                         f"{check} maps to {above} and to {control}, which lies under it; map the "
                         "whole or its parts, not both",
                     )
