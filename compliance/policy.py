@@ -178,20 +178,45 @@ class LoadedPolicy:
         self.policy = policy
         self.file = file
 
+    def thresholds(self) -> dict[str, Threshold]:
+        """The thresholds the checks' test procedures name. A policy of the first format has
+        none of its own: the built-in baseline's apply."""
+        if self.policy.schema_ != "compliance-policy/1":
+            return dict(self.policy.thresholds)
+        return dict(_baseline_thresholds())
 
-def parse_policy(file: DataFile, known_checks: set[str] | None = None) -> LoadedPolicy:
-    """Validate a policy file; with `known_checks`, refuse requirements naming unknown checks."""
+
+def _baseline_thresholds() -> dict[str, Threshold]:
+    from compliance.resources import mappings_dir
+
+    path = mappings_dir() / "policy.yaml"
+    raw = read_bounded(path, "policy.yaml")
+    return dict(validate(Policy, parse_document(raw, "policy.yaml"), "policy.yaml").thresholds)
+
+
+def parse_policy(
+    file: DataFile,
+    known_checks: set[str] | None = None,
+    needed_thresholds: dict[str, list[str]] | None = None,
+) -> LoadedPolicy:
+    """Validate a policy file; with `known_checks`, refuse requirements naming unknown checks;
+    with `needed_thresholds` (threshold -> the checks whose procedures name it), refuse a
+    version-2 policy that leaves one undefined."""
     value = parse_document(file.raw, file.label)
     policy = validate(Policy, value, file.label)
+    loaded = LoadedPolicy(policy, file)
+    problems: list[Problem] = []
     if known_checks is not None:
-        problems = [
+        problems += [
             Problem(file.label, loc, f"unknown check {cid!r}")
             for loc, cid in _requirement_refs(policy)
             if cid not in known_checks
         ]
-        if problems:
-            raise InvalidInput(problems)
-    return LoadedPolicy(policy, file)
+    if needed_thresholds:
+        problems += threshold_problems(loaded, needed_thresholds)
+    if problems:
+        raise InvalidInput(problems)
+    return loaded
 
 
 def _requirement_refs(policy: Policy) -> list[tuple[str, str]]:

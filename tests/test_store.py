@@ -81,7 +81,7 @@ def test_catalog_sync_is_idempotent(engine) -> None:  # type: ignore[no-untyped-
     with db.transaction(engine) as s:
         assert _counts(s) == before
         assert before["controls"] == 134 + 95 + 10 + 62
-        assert before["checks"] == 27
+        assert before["checks"] == 35
 
 
 def test_new_catalog_version_is_added_beside_the_old(engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -2,73 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
-
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
-from compliance.store.models import Catalog, Check, Control, Mapping
-
-
-def check_listing(session: Session) -> list[dict[str, Any]]:
-    checks_cat = aliased(Catalog)
-    fw_cat = aliased(Catalog)
-    map_cat = aliased(Catalog)
-    checks = (
-        session.execute(
-            select(Check)
-            .join(checks_cat, checks_cat.id == Check.catalog_id)
-            .where(checks_cat.is_current.is_(True))
-            .order_by(Check.position)
-        )
-        .scalars()
-        .all()
-    )
-    maps: dict[int, list[dict[str, str]]] = defaultdict(list)
-    for check_id, fw, ref, rel, why, origin, declared in session.execute(
-        select(
-            Mapping.check_id,
-            fw_cat.key,
-            Control.ref,
-            Mapping.relationship,
-            Mapping.rationale,
-            Mapping.origin,
-            map_cat.key,
-        )
-        .join(Control, Control.id == Mapping.control_id)
-        .join(fw_cat, fw_cat.id == Control.catalog_id)
-        .join(map_cat, map_cat.id == Mapping.catalog_id)
-        .where(
-            fw_cat.is_current.is_(True),
-            map_cat.is_current.is_(True),
-            Mapping.check_id.in_([c.id for c in checks]),
-        )
-        .order_by(Mapping.check_id, fw_cat.key, Control.position)
-    ):
-        maps[check_id].append(
-            dict(
-                control=f"{fw}/{ref}",
-                relationship=rel,
-                rationale=why,
-                origin=origin,
-                declared_in=declared,
-            )
-        )
-    return [
-        dict(
-            id=c.key,
-            title=c.title,
-            domain=c.domain,
-            objective=c.objective,
-            evidence=c.evidence_guidance,
-            remediation=c.remediation,
-            mappings=maps.get(c.id, []),
-        )
-        for c in checks
-    ]
+from compliance.store import catalog_store
+from compliance.views_catalog import check_listing
 
 
 @click.group()
@@ -88,7 +26,7 @@ def list_(app: AppContext, as_json: bool) -> None:
       compliance checks list --json | jq '.[] | {id, n: (.mappings | length)}'
     """
     with app.session() as session:
-        rows = check_listing(session)
+        rows = check_listing(session, catalog_store.current_policy(session))
     if as_json:
         echo_json(rows)
         return
@@ -105,14 +43,20 @@ def list_(app: AppContext, as_json: bool) -> None:
 @pass_app
 @handle_errors
 def show(app: AppContext, check_id: str, as_json: bool) -> None:
-    """Show one check: objective, evidence, remediation and mappings.
+    """Show one check: objective, how to test it (methods, steps, what counts as pass,
+    partial and fail, with the policy's thresholds per tier), evidence, remediation and
+    mappings.
 
     \b
     Example:
-      compliance checks show IDN-02
+      compliance checks show REV-01
     """
     with app.session() as session:
-        rows = [r for r in check_listing(session) if r["id"] == check_id]
+        rows = [
+            r
+            for r in check_listing(session, catalog_store.current_policy(session))
+            if r["id"] == check_id
+        ]
     if not rows:
         from compliance.errors import NotFound
 
@@ -121,9 +65,21 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(r)
         return
-    click.echo(
-        f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}\nEvidence:    {r['evidence']}"
-    )
+    click.echo(f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}")
+    proc = r["procedure"]
+    if proc:
+        click.echo(f"\nHow to test it ({', '.join(proc['method'])}):")
+        for i, step in enumerate(proc["steps"], 1):
+            click.echo(f"  {i}. {step}")
+        click.echo("What counts as:")
+        for key in ("pass", "partial", "fail"):
+            click.echo(f"  {key + ':':<9}{proc['criteria'][key]}")
+        if proc["thresholds"]:
+            click.echo(f"Thresholds (policy {r['policy']}):")
+            for t in proc["thresholds"]:
+                values = ", ".join(f"{tier} {v:g}" for tier, v in t["values"].items())
+                click.echo(f"  {t['name']} ({t['unit']}): {values}. {t['description']}")
+    click.echo(f"\nEvidence:    {r['evidence']}")
     click.echo(f"Remediation: {r['remediation']}\n\nMappings:")
     for m in r["mappings"]:
         click.echo(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")

@@ -242,9 +242,13 @@ def sync(
     cs = cat.validate_files(files)
     assert cs.checks is not None and cs.policy_file is not None
     check_keys = {c.id for c in cs.checks.doc.checks}
-    policies = [parse_policy(cs.policy_file, check_keys)]
+    needed: dict[str, list[str]] = {}
+    for c in cs.checks.doc.checks:
+        for name in c.procedure.thresholds if c.procedure else []:
+            needed.setdefault(name, []).append(c.id)
+    policies = [parse_policy(cs.policy_file, check_keys, needed)]
     if policy_file is not None:
-        policies.append(parse_policy(policy_file, check_keys))
+        policies.append(parse_policy(policy_file, check_keys, needed))
     now = datetime.now(UTC)
     ids: dict[int, int] = {}
     all_files = cs.files() + [p.file for p in policies]
@@ -307,8 +311,19 @@ def resolve_policy(session: Session, path: Path | None = None) -> LoadedPolicy:
         return current_policy(session)
     from compliance.policy import read_policy_file
 
+    current = (
+        session.execute(
+            select(Check.key, Check.procedure)
+            .join(Catalog, Catalog.id == Check.catalog_id)
+            .where(Catalog.is_current.is_(True))
+        )
+    ).all()
     known = set(session.execute(select(Check.key)).scalars())
-    return parse_policy(read_policy_file(path), known)
+    needed: dict[str, list[str]] = {}
+    for key, procedure in current:
+        for name in (procedure or {}).get("thresholds", []):
+            needed.setdefault(name, []).append(key)
+    return parse_policy(read_policy_file(path), known, needed)
 
 
 def framework_row(
