@@ -82,7 +82,8 @@ COLUMNS = {
         "media_type",
         "url",
         "description",
-        "collected_at",
+        "collected_on",
+        "received_at",
     ),
     "risk_acceptances": (
         "id",
@@ -228,10 +229,9 @@ def build_rows(
                 )
             )
             for epos, e in enumerate(r.get("evidence", ())):
-                collected: Any = stamp
+                collected: Any = None
                 if e.get("collected"):
-                    c_at = datetime.combine(date.fromisoformat(e["collected"]), datetime.min.time())
-                    collected = c_at.isoformat(sep=" ") if sqlite_text else c_at.replace(tzinfo=UTC)
+                    collected = day(e["collected"])
                 if "file" in e:
                     blob = (base / e["file"]).read_bytes()
                     media = mimetypes.guess_type(e["file"])[0] or "application/octet-stream"
@@ -248,6 +248,7 @@ def build_rows(
                             None,
                             e.get("description"),
                             collected,
+                            stamp,
                         )
                     )
                 else:
@@ -264,6 +265,7 @@ def build_rows(
                             e["url"],
                             e.get("description"),
                             collected,
+                            stamp,
                         )
                     )
         for pos, x in enumerate(a.get("acceptances", ())):
@@ -364,16 +366,17 @@ def table_counts(cur: Any) -> dict[str, int]:
 
 # Roll-up ---------------------------------------------------------------------------------------
 
+AS_OF = "2026-12-31"  # the benchmark decides as of this date (after every generated one)
 ROLLUP_SQL = """
 WITH latest AS (
   SELECT id FROM (
     SELECT id, ROW_NUMBER() OVER (
       PARTITION BY deployment_id ORDER BY assessed_on DESC, id DESC) AS rn
-    FROM assessments) ranked
+    FROM assessments WHERE assessed_on <= '2026-12-31') ranked
   WHERE rn = 1
 ),
 ctl AS (
-  SELECT ac.assessment_id, k.key AS framework, c.id AS control_id, c.ref, c.position
+  SELECT ac.assessment_id, k.key AS framework, c.id AS control_id, c.ref, c.position, c.nature
   FROM latest l
   JOIN assessment_catalogs ac ON ac.assessment_id = l.id
   JOIN catalogs k ON k.id = ac.catalog_id AND k.kind = 'framework'
@@ -385,7 +388,13 @@ m AS (
     SUM(CASE WHEN r.status = 'not_applicable' THEN 1 ELSE 0 END) AS n_na,
     SUM(CASE WHEN r.status = 'fail' THEN 1 ELSE 0 END) AS n_fail,
     SUM(CASE WHEN r.status = 'pass' THEN 1 ELSE 0 END) AS n_pass,
-    SUM(CASE WHEN r.status IS NULL THEN 1 ELSE 0 END) AS n_none
+    SUM(CASE WHEN r.status IS NULL THEN 1 ELSE 0 END) AS n_none,
+    SUM(CASE WHEN r.status = 'pass' AND (mp.relationship IN ('equal', 'superset') OR EXISTS (
+      SELECT 1 FROM sufficient_set_checks sc
+      JOIN sufficient_sets ss ON ss.id = sc.set_id
+      JOIN assessment_catalogs dc ON dc.catalog_id = ss.catalog_id AND dc.assessment_id = l.id
+      WHERE sc.check_id = mp.check_id AND ss.control_id = mp.control_id)) THEN 1 ELSE 0 END)
+      AS n_cover
   FROM latest l
   JOIN assessment_catalogs mc ON mc.assessment_id = l.id
   JOIN mappings mp ON mp.catalog_id = mc.catalog_id
@@ -403,8 +412,8 @@ SELECT ctl.assessment_id, ctl.framework, ctl.control_id, ctl.ref,
     WHEN m.n IS NULL THEN 'unmapped'
     WHEN m.n - m.n_na = 0 THEN 'not_applicable'
     WHEN m.n_fail > 0 THEN 'gap'
-    WHEN m.n_pass = m.n - m.n_na THEN 'met'
     WHEN m.n_none = m.n - m.n_na THEN 'not_assessed'
+    WHEN m.n_pass = m.n - m.n_na AND (ctl.nature = 'threat' OR m.n_cover > 0) THEN 'met'
     ELSE 'partial'
   END AS status,
   CASE WHEN d.status IS NULL THEN 'rollup' ELSE 'direct' END AS source

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-GEN_VERSION = 1  # bump when the output changes, so cached portfolios are regenerated
+GEN_VERSION = 2  # bump when the output changes, so cached portfolios are regenerated
 TIER_MIX = (("low", 0.45), ("medium", 0.30), ("high", 0.18), ("critical", 0.07))
 LAST_QUARTER = (2026, 4)
 DIRECT_CONTROLS = ("nist-csf-2.0/GV.OC-01", "csa-maestro/L3", "nist-ai-rmf-1.0/GOVERN 1.1")
@@ -38,11 +38,24 @@ URL_EVIDENCE = 0.35
 ACCEPTANCE_RATE = 0.35  # of failing or partial required checks
 DIRECT_RATE = 0.05  # of assessments with a result recorded directly on a control
 
-REQUIRED = {
-    "low": ["GOV-01", "GOV-02", "MOD-01", "TOOL-01", "DATA-01", "AUD-01"],
-    "medium": ["IDN-01", "IDN-03", "TOOL-02"],
-    "high": ["IDN-02", "TOOL-03", "RUN-01", "RUN-03", "RUN-04", "REV-01", "REV-02", "AUD-02"],
-    "critical": ["RUN-02", "MOD-02", "IR-01"],
+REQUIRED = {  # the baseline policy's required checks by tier (mappings/policy.yaml)
+    "low": ["GOV-01", "GOV-02", "GOV-03", "MOD-01", "TOOL-01", "DATA-01", "AUD-01"],
+    "medium": ["IDN-01", "IDN-03", "TOOL-02", "SUP-01", "SUP-02", "DATA-03", "GOV-05"],
+    "high": [
+        "IDN-02",
+        "TOOL-03",
+        "RUN-01",
+        "RUN-03",
+        "RUN-04",
+        "RUN-05",
+        "RUN-06",
+        "REV-01",
+        "REV-02",
+        "AUD-02",
+        "SEC-01",
+        "GOV-04",
+    ],
+    "critical": ["RUN-02", "RUN-07", "MOD-02", "IR-01"],
 }
 TIERS = ("low", "medium", "high", "critical")
 PROCESSES = (
@@ -277,7 +290,8 @@ def write_portfolio(root: Path, deployments: int, assessments: int = 4, seed: in
                 else:
                     status = "fail" if rng.random() < 0.35 else "partial"
                 r: dict[str, Any] = {"check": check, "status": status}
-                if rng.random() < 0.85:
+                # A not_applicable result always carries its justification.
+                if status == "not_applicable" or rng.random() < 0.85:
                     r["notes"] = (
                         f"{check} reviewed for {dep} in {akey}: "
                         + {
@@ -317,12 +331,17 @@ def write_portfolio(root: Path, deployments: int, assessments: int = 4, seed: in
                     and check in required
                     and rng.random() < ACCEPTANCE_RATE
                 ):
+                    # Within the baseline policy's longest acceptance for the tier.
+                    longest = {"critical": 90, "high": 180}.get(tier, 365)
                     acceptances.append(
                         {
                             "check": check,
                             "approved_by": f"ciso-delegate-{rng.randrange(5)}@example.com",
                             "justification": f"Compensating controls in place for {check}; fix planned.",
-                            "expires": (when + timedelta(days=rng.randrange(15, 200))).isoformat(),
+                            "approved_on": when.isoformat(),
+                            "expires": (
+                                when + timedelta(days=rng.randrange(15, longest))
+                            ).isoformat(),
                         }
                     )
             if rng.random() < DIRECT_RATE:

@@ -13,11 +13,15 @@ import argparse
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from benchmarks.floors import AS_OF
 from benchmarks.generate import cached_portfolio
 from benchmarks.run import ROOT, PostgresBackend, SQLiteBackend, log, session_for
+
+BENCH_AS_OF = date.fromisoformat(AS_OF)  # every benchmark decides as of this date
 
 PATHS = ("ingest", "rollup", "summary-model", "excel", "pdf", "gap", "pack")
 
@@ -124,25 +128,27 @@ def _run(
             if "rollup" in args.paths:
 
                 def rollup() -> None:
-                    portfolio_matrix(session)
+                    portfolio_matrix(session, BENCH_AS_OF)
 
                 _profile(f"rollup-{label}", profiles, rollup, args.interval)
             report: dict[str, Any] = {}
 
             def summary() -> None:
-                report.update(model.summary_report(session, None, policy))
+                report.update(model.summary_report(session, BENCH_AS_OF, policy))
 
             if "summary-model" in args.paths:
                 _profile(f"summary-model-{label}", profiles, summary, args.interval)
             elif {"excel", "pdf"} & set(args.paths):
                 summary()
-            keys = sorted(d.key for d, _a, _p in model.latest_assessments(session))
+            keys = sorted(d.key for d, _a, _p in model.latest_assessments(session, BENCH_AS_OF))
             step = max(1, len(keys) // args.sample)
             sample = keys[::step][: args.sample]
             if "gap" in args.paths:
 
                 def gap() -> None:
-                    reports = [model.gap_report(session, key, None, None, policy) for key in sample]
+                    reports = [
+                        model.gap_report(session, key, None, BENCH_AS_OF, policy) for key in sample
+                    ]
                     render_all([RenderJob(r, "pdf") for r in reports], 1)
 
                 _profile(f"gap-{label}-x{len(sample)}", profiles, gap, args.interval)

@@ -28,12 +28,15 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks import floors
+from benchmarks.floors import AS_OF
 from benchmarks.generate import cached_portfolio
+
+BENCH_AS_OF = date.fromisoformat(AS_OF)  # every benchmark decides as of this date
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = "from compliance.cli.main import main; main()"
@@ -312,7 +315,7 @@ def measure_rollup(backend: Backend, n: int, url: str, reps: int) -> Measure:
     def engine() -> tuple[float, dict[tuple[int, int], tuple[str, str]]]:
         with session_for(url) as session:
             t0 = time.perf_counter()
-            matrix = portfolio_matrix(session)
+            matrix = portfolio_matrix(session, BENCH_AS_OF)
             elapsed = time.perf_counter() - t0
         return elapsed, {(r[0], r[1]): (r[2], r[3]) for r in matrix.rows}
 
@@ -360,7 +363,9 @@ def measure_pdf(backend: Backend, n: int, url: str, out: Path, reps: int) -> tup
     for _ in range(reps):
         with session_for(url) as session:
             t0 = time.perf_counter()
-            report = model.summary_report(session, None, catalog_store.current_policy(session))
+            report = model.summary_report(
+                session, BENCH_AS_OF, catalog_store.current_policy(session)
+            )
             t1 = time.perf_counter()
         html = render.render_html(report)
         t2 = time.perf_counter()
@@ -487,7 +492,17 @@ def measure_parallel(
         target = workdir / f"gap-{backend.name}-{n}-j{j}"
         shutil.rmtree(target, ignore_errors=True)
         times[j], cpu[j] = run_cli(
-            fresh.url, fresh.store, "report", "gap", *keys, "--jobs", str(j), "-o", str(target)
+            fresh.url,
+            fresh.store,
+            "report",
+            "gap",
+            *keys,
+            "--as-of",
+            AS_OF,
+            "--jobs",
+            str(j),
+            "-o",
+            str(target),
         )
         load[j] = os.getloadavg()[0]
         shutil.rmtree(target, ignore_errors=True)
@@ -509,7 +524,16 @@ def measure_parallel(
     for j in (1, jobs):
         target = workdir / f"pack-{backend.name}-{n}-j{j}.zip"
         times[j], cpu[j] = run_cli(
-            fresh.url, fresh.store, "pack", *args, "--jobs", str(j), "-o", str(target)
+            fresh.url,
+            fresh.store,
+            "pack",
+            *args,
+            "--as-of",
+            AS_OF,
+            "--jobs",
+            str(j),
+            "-o",
+            str(target),
         )
         load[j] = os.getloadavg()[0]
         target.unlink(missing_ok=True)

@@ -50,7 +50,8 @@ def test_import_stores_evidence_content_addressed(run, engine, tmp_path: Path) -
             ("url", None, None, None),
         ]
         assert rows[1].url == "https://wiki.example.com/agent/tools"
-        assert rows[0].collected_at is not None
+        # No collection date was stated: none is invented; the time of receipt is kept.
+        assert rows[0].collected_on is None and rows[0].received_at is not None
 
 
 def test_reimport_unchanged_changes_nothing(run, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -178,7 +179,12 @@ def test_gaps_json_lists_every_control(run, tmp_path: Path) -> None:  # type: ig
     assert oc01["direct"] == {"status": "partial", "notes": "Mission doc is old"}
     for fw in fws.values():
         assert sum(fw["counts"].values()) == len(fw["controls"])
-        assert 0 <= fw["coverage"] <= 1
+        cov = fw["coverage"]
+        assert cov["assessable"] == len(fw["controls"])
+        assert 0 <= cov["assessed"] <= cov["mapped"] <= cov["assessable"]
+        assert 0 <= cov["share"] <= 1
+        for fn in fw["functions"]:
+            assert set(fn) == {"id", "score", "coverage"}
     only = json.loads(run("gaps", "test-agent", "--framework", "owasp-asi-2026", "--json").output)
     assert [f["id"] for f in only["frameworks"]] == ["owasp-asi-2026"]
     assert run("gaps", "test-agent", "--framework", "nope").exit_code == 1

@@ -49,11 +49,20 @@ def _status_class(value: str | None) -> str:
     return STATUS_CLASS.get(value, "none")
 
 
-def _heat(value: float | None) -> str:
-    """A colour class for a score, in five steps."""
+def _heat(value: float | dict[str, Any] | None) -> str:
+    """A colour class for a score (or a heat-map cell holding one), in five steps."""
+    if isinstance(value, dict):
+        value = value.get("score")
     if value is None:
         return "heat-none"
     return f"heat-{min(4, int(value * 5))}"
+
+
+def _coverage(cov: dict[str, int] | None) -> str:
+    """`2 of 11 assessed`: what a score rests on, shown beside it."""
+    if not cov:
+        return "nothing assessable"
+    return f"{cov['assessed']} of {cov['assessable']} assessed"
 
 
 def _size(value: int | None) -> str:
@@ -86,6 +95,7 @@ def environment(override: Path | None = None) -> Environment:
         pct=_pct,
         status_class=_status_class,
         heat=_heat,
+        coverage=_coverage,
         size=_size,
         relationship=lambda r: RELATIONSHIP_PHRASES.get(r, r),
     )
