@@ -8,6 +8,9 @@ rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
 export COMPLIANCE_DB_URL="sqlite:///$DEMO_DIR/compliance.db"
 C="$BIN/compliance"
+# Every command that decides or reports does so as of this date, so the output tells the
+# same story whatever the day it runs (examples/EXPECTED.yaml gives the decisions).
+AS_OF=2026-11-30
 
 echo "== Loading the catalogs into $DEMO_DIR/compliance.db"
 "$C" db upgrade
@@ -16,33 +19,33 @@ echo
 echo "== Importing the example assessments"
 "$C" import examples/
 echo
-echo "== Portfolio"
-"$C" deployments
-DEPLOYMENTS=$("$C" deployments --json | "$BIN/python" -c 'import json,sys; print(" ".join(d["deployment"] for d in json.load(sys.stdin)))')
+echo "== Portfolio as of $AS_OF"
+"$C" deployments --as-of "$AS_OF"
+DEPLOYMENTS=$("$C" deployments --as-of "$AS_OF" --json | "$BIN/python" -c 'import json,sys; print(" ".join(d["deployment"] for d in json.load(sys.stdin)))')
 for dep in $DEPLOYMENTS; do
   echo
   echo "== compliance gate $dep"
-  "$C" gate "$dep" || true
+  "$C" gate "$dep" --as-of "$AS_OF" || true
 done
 
 R="$DEMO_DIR/reports"
 echo
 echo "== Writing every report to $R"
-"$C" report summary --format pdf -o "$R/summary.pdf"
-"$C" report summary --format xlsx -o "$R/summary.xlsx"
-"$C" report summary --format html -o "$R/summary.html"
+"$C" report summary --as-of "$AS_OF" --format pdf -o "$R/summary.pdf"
+"$C" report summary --as-of "$AS_OF" --format xlsx -o "$R/summary.xlsx"
+"$C" report summary --as-of "$AS_OF" --format html -o "$R/summary.html"
 for dep in $DEPLOYMENTS; do
-  "$C" report gap "$dep" --format pdf -o "$R/gap-$dep.pdf"
-  "$C" report gap "$dep" --format xlsx -o "$R/gap-$dep.xlsx"
+  "$C" report gap "$dep" --as-of "$AS_OF" --format pdf -o "$R/gap-$dep.pdf"
+  "$C" report gap "$dep" --as-of "$AS_OF" --format xlsx -o "$R/gap-$dep.xlsx"
 done
-"$C" report gap payments-recon-agent --format html -o "$R/gap-payments-recon-agent.html"
+"$C" report gap payments-recon-agent --as-of "$AS_OF" --format html -o "$R/gap-payments-recon-agent.html"
 for fw in nist-csf-2.0 nist-ai-rmf-1.0 owasp-asi-2026 csa-maestro; do
-  "$C" report evidence --framework "$fw" --format pdf -o "$R/evidence-$fw.pdf"
-  "$C" report evidence --framework "$fw" --format xlsx -o "$R/evidence-$fw.xlsx"
+  "$C" report evidence --framework "$fw" --as-of "$AS_OF" --format pdf -o "$R/evidence-$fw.pdf"
+  "$C" report evidence --framework "$fw" --as-of "$AS_OF" --format xlsx -o "$R/evidence-$fw.xlsx"
 done
 echo
 echo "== Building and verifying the audit pack"
-"$C" pack -o "$DEMO_DIR/audit-pack.zip"
+"$C" pack --as-of "$AS_OF" -o "$DEMO_DIR/audit-pack.zip"
 "$C" pack verify "$DEMO_DIR/audit-pack.zip"
 "$C" audit verify
 echo

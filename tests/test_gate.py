@@ -22,7 +22,7 @@ from compliance.gate import (
 )
 from compliance.policy import parse_policy
 from compliance.resources import mappings_dir
-from tests import factories
+from tests import examples_expected, factories
 
 POLICY = parse_policy(
     DataFile(
@@ -486,34 +486,59 @@ def test_a_version_1_policy_still_loads_and_decides() -> None:
 
 # Through the CLI and the database -------------------------------------------------------------
 
-EXPECTED = yaml.safe_load((Path(__file__).parent.parent / "examples" / "EXPECTED.yaml").read_text())
 EXIT = {"APPROVE": 0, "CONDITIONAL": 3, "BLOCK": 4}
 
 
 def test_examples_get_the_decision_the_policy_prescribes(run) -> None:  # type: ignore[no-untyped-def]
-    examples = Path(__file__).parent.parent / "examples"
-    imported = run("import", str(examples))
+    """examples/EXPECTED.yaml, through the database: every file imports cleanly in one import;
+    each gets its decision as of its own date, and each deployment the decision as of the date
+    `make demo` uses."""
+    expected = examples_expected.load()
+    files = expected["files"]
+    assert sorted(e["file"] for e in files) == examples_expected.assessment_files()
+    assert {e["tier"] for e in files} == {"low", "medium", "high", "critical"}
+    assert {e["decision"] for e in expected["deployments"]} == set(EXIT)
+
+    imported = run("import", str(examples_expected.EXAMPLES))
     assert imported.exit_code == 0, imported.output
-    assert {e["tier"] for e in EXPECTED} == {"low", "medium", "high", "critical"}
-    assert {e["decision"] for e in EXPECTED} == set(EXIT)
-    for e in EXPECTED:
-        result = run(
-            "gate",
-            e["deployment"],
-            "--assessment",
-            str(e["assessment"]),
-            "--as-of",
-            e["date"],
-            "--json",
-        )
+    lines = imported.output.splitlines()
+    assert sorted(
+        Path(line.split(None, 1)[1]).relative_to(examples_expected.EXAMPLES).as_posix()
+        for line in lines
+        if line.startswith("imported ")
+    ) == sorted(e["file"] for e in files), imported.output
+    assert [line for line in lines if line.startswith("skipped ")] == [
+        f"skipped    {examples_expected.EXAMPLES / 'EXPECTED.yaml'} (not an assessment document)"
+    ]
+
+    def gate(deployment: str, *args: str) -> dict:  # type: ignore[type-arg]
+        result = run("gate", deployment, *args, "--json")
         data = json.loads(result.output)
-        assert result.exit_code == EXIT[e["decision"]], (e, result.output)
-        assert (data["tier"], data["decision"]) == (e["tier"], e["decision"]), e["file"]
-        assert sorted(c["check"] for c in data["conditions"]) == sorted(e.get("conditions") or [])
-        check_blockers = sorted(b["check"] for b in data["blockers"] if b["check"])
-        assert check_blockers == sorted(
-            b for b in e.get("blockers") or [] if "-" in b and ":" not in b
+        assert result.exit_code == EXIT[data["decision"]], result.output
+        return examples_expected.outcome(data)
+
+    for e in files:
+        got = gate(e["deployment"], "--assessment", str(e["assessment"]), "--as-of", e["date"])
+        assert got == examples_expected.expected(e), e["file"]
+
+    as_of = expected["as_of"]
+    for e in expected["deployments"]:
+        assert gate(e["deployment"], "--as-of", as_of) == examples_expected.expected(e), e
+    portfolio = json.loads(run("deployments", "--as-of", as_of, "--json").output)
+    assert {
+        (d["deployment"], d["assessment"], d["tier"], d["decision"], d["blockers"], d["conditions"])
+        for d in portfolio
+    } == {
+        (
+            e["deployment"],
+            str(e["assessment"]),
+            e["tier"],
+            e["decision"],
+            len(e["blockers"]),
+            len(e["conditions"]),
         )
+        for e in expected["deployments"]
+    }
 
 
 def test_gate_json_contract_and_as_of(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
