@@ -111,6 +111,21 @@ portfolios = st.lists(st.sampled_from(range(len(PROFILES))), min_size=1, max_siz
 )
 
 
+def _fresh(portfolio: Any) -> list[list[dict[str, Any]]]:
+    """The drawn portfolio under deployment ids of its own: every example of a test shares one
+    database, and must not meet an earlier example's deployments."""
+    n = next(counter)
+    out = []
+    for docs in portfolio:
+        renamed = []
+        for doc in docs:
+            doc = dict(doc, deployment=dict(doc["deployment"]))
+            doc["deployment"]["id"] = f"{doc['deployment']['id']}-x{n}"
+            renamed.append(doc)
+        out.append(renamed)
+    return out
+
+
 def _write(folder: Path, docs: list[dict[str, Any]]) -> None:
     for n, doc in enumerate(docs):
         factories.write(folder / doc["deployment"]["id"], doc, f"a{n:02d}.yaml")
@@ -124,6 +139,7 @@ def test_every_command_decides_as_domain_md_says(
     run, tmp_path: Path, portfolio, as_of: date
 ) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / f"p{next(counter)}"
+    portfolio = _fresh(portfolio)
     for docs in portfolio:
         _write(folder, docs)
     imported = run("import", str(folder))
@@ -142,7 +158,6 @@ def test_every_command_decides_as_domain_md_says(
             continue
         want = ref.decide(doc, as_of)
         got = json.loads(result.output)
-        print('DEBUG', as_of, [(d['assessment']['id'], d['assessment']['date']) for d in docs])
         assert result.exit_code == EXIT[want.decision], (want, got)
         assert (got["assessment"], got["tier"], got["decision"]) == (
             doc["assessment"]["id"],
@@ -168,14 +183,17 @@ def test_the_summary_decides_at_its_date_and_trends_tell_the_truth(
     run, engine, tmp_path: Path, portfolio, as_of: date
 ) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / f"s{next(counter)}"
+    portfolio = _fresh(portfolio)
     for docs in portfolio:
         _write(folder, docs)
     assert run("import", str(folder)).exit_code == 0
     with db.transaction(engine) as s:
         report = model.summary_report(s, as_of, catalog_store.current_policy(s))
     rows = {r["deployment"]: r for r in report["deployments"]}
+    mine = {docs[0]["deployment"]["id"] for docs in portfolio}
     assert report["as_of"] == as_of.isoformat()
     unassessed = {d["deployment"] for d in report["not_assessed"]}
+    assert report["totals"]["not_assessed"] >= len(unassessed & mine)
     for docs in portfolio:
         dep = docs[0]["deployment"]["id"]
         doc = ref.in_force(docs, as_of)
