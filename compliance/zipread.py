@@ -377,7 +377,7 @@ def _check_entry(entry: ZipEntry) -> None:
             f"it needs version {entry.version_needed / 10} of the zip format to extract"
         )
     if entry.is_dir:
-        if entry.compress_size or entry.file_size:
+        if entry.file_size:
             entry.problems.append(
                 f"a directory entry holding {entry.file_size} bytes: unzip would write them as "
                 f"{entry.unzip_name.rstrip('/')!r} or ignore them, other readers skip them"
