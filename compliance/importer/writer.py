@@ -398,9 +398,9 @@ def write_batch(
         if final:
             if outside or found.state != "final":
                 raise _tampered_final(p, now_hash, rec)
-            if (
-                found.fingerprint != p.fingerprint
-            ):  # refused in prepare(); kept so the library never alters one
+            # A changed file of a finalized assessment is refused in prepare(); this check is kept so
+            # that the library never alters one.
+            if found.fingerprint != p.fingerprint:
                 raise ComplianceError(
                     f"assessment {p.doc.assessment.id} of deployment {p.doc.deployment.id} is finalized"
                 )
@@ -418,10 +418,10 @@ def write_batch(
             else:
                 report.replaced.append(p.label)
     report.evidence_restored += _restore_blobs(store, unchanged)
+    if report.evidence_restored:
+        os.sync()
     written = new + [p for p, _ in replaced]
     if not written:
-        if report.evidence_restored:
-            os.sync()
         return
     _refresh_deployments(session, written, dep_ids, created, dates, now)
 
@@ -501,7 +501,9 @@ def write_batch(
             for i, x in enumerate(p.doc.assessment.acceptances)
         ],
     )
+    altered_before = len(store.restored)
     _write_results(rows, store, written, assessment_ids, refs, now, report)
+    report.evidence_restored += len(store.restored) - altered_before  # altered copies replaced
     states = integrity.state_hashes(session, [assessment_ids[id(p)] for p in written])
     events = []
     for p in written:
