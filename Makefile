@@ -7,13 +7,21 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= out/demo
 JOBS ?= 2
 
-.PHONY: setup sysdeps demo test lint typecheck unit bench soak clean
+.PHONY: setup sysdeps testdeps demo test lint typecheck unit bench soak clean
 
 # System libraries WeasyPrint needs (Pango, HarfBuzz subsetting), installed only when missing.
 sysdeps:
 	@if ! ldconfig -p | grep -q libpango-1.0 || ! ldconfig -p | grep -q libharfbuzz-subset; then \
 	  echo "installing Pango and HarfBuzz for WeasyPrint"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
+	fi
+
+# What the tests run as an auditor would, installed only when missing: OpenSSH's ssh-keygen
+# (verifying signed packs) and unzip (the pack verification steps without the tool).
+testdeps:
+	@if ! command -v ssh-keygen >/dev/null || ! command -v unzip >/dev/null; then \
+	  echo "installing openssh-client and unzip for the tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client unzip >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -35,7 +43,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # The whole suite, against SQLite and a throwaway PostgreSQL 15 server on loopback.
-test: setup lint typecheck
+test: setup testdeps lint typecheck
 	COMPLIANCE_REQUIRE_PG=1 scripts/pg-test.sh $(BIN)/pytest -n $(JOBS) -q
 
 # The reliability tests of `make test` (crash, concurrency, migrations, fuzzing) with larger

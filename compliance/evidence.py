@@ -7,13 +7,17 @@ import hashlib
 import itertools
 import mimetypes
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceError
+from compliance.store.models import Base
 
 MAX_EVIDENCE_BYTES = 512 * 1024 * 1024
 for _suffix, _type in (
@@ -91,11 +95,29 @@ def _incoming(folder: str) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no free name for a temporary file", folder)
 
 
+def _sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+INCOMING_PREFIX = ".incoming-"
+_HEX = re.compile(r"[0-9a-f]+")
+
+
 class EvidenceStore:
-    """Files stored under `root/ab/cdef...` by their SHA-256."""
+    """Files stored under `root/ab/cdef...` by their SHA-256.
+
+    A stored file is trusted only once it has been hashed again: `put` replaces a copy that no
+    longer hashes to its name, and `read_verified` refuses one.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._intact: set[str] = set()  # hashed again by this object and found whole
+        self.restored: list[str] = []  # altered copies `put` replaced
 
     def _place(self, sha256: str) -> tuple[str, str]:
         """(folder, file) of a blob, as plain strings: `put` runs once per evidence file."""
@@ -108,6 +130,18 @@ class EvidenceStore:
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
+    def intact(self, sha256: str) -> bool:
+        """True when the stored file exists and still hashes to its name."""
+        if sha256 in self._intact:
+            return True
+        try:
+            ok = _sha256_of(self._place(sha256)[1]) == sha256
+        except OSError:
+            return False
+        if ok:
+            self._intact.add(sha256)
+        return ok
+
     def put(self, source: Path, expected: FileDigest, *, sync: bool = True) -> bool:
         """Copy `source` in unless already present; the copy must hash to `expected`.
 
@@ -116,7 +150,9 @@ class EvidenceStore:
         """
         folder, target = self._place(expected.sha256)
         if os.path.isfile(target):
-            return False
+            if self.intact(expected.sha256):
+                return False
+            self.restored.append(expected.sha256)  # altered in the store: replaced below
         h = hashlib.sha256()
         fd, tmp_name = _incoming(folder)
         try:
@@ -136,7 +172,130 @@ class EvidenceStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        self._intact.add(expected.sha256)
         return True
 
     def open(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()
+
+    def contents(self) -> Iterator[tuple[str, Path]]:
+        """Every file in the store: ("blob", path) under its hash, ("incoming", path) for a
+        temporary file an interrupted copy left, ("other", path) for anything else."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if not folder.is_dir() or folder.is_symlink():
+                yield "other", folder
+                continue
+            for path in sorted(folder.iterdir()):
+                name = path.name
+                if name.startswith(INCOMING_PREFIX) and path.is_file():
+                    yield "incoming", path
+                elif (
+                    len(folder.name) == 2
+                    and len(name) == 62
+                    and _HEX.fullmatch(folder.name + name)
+                    and path.is_file()
+                    and not path.is_symlink()
+                ):
+                    yield "blob", path
+
+
+def _blob_columns() -> list[tuple[str, str | None]]:
+    """(hash column, name column) of every evidence column naming a stored file: `sha256`, and
+    any `X_sha256` (with `X_name` where the table has it)."""
+    table = Base.metadata.tables["evidence"]
+    found: list[tuple[str, str | None]] = []
+    for column in table.columns:
+        if column.name == "sha256":
+            found.append((column.name, "file_name"))
+        elif column.name.endswith("_sha256"):
+            name = column.name[: -len("_sha256")] + "_name"
+            found.append((column.name, name if name in table.c else None))
+    return found
+
+
+def referenced_blobs(session: Session) -> dict[str, list[str]]:
+    """Every stored file the database points to, by SHA-256, with who points to it
+    (`DEPLOYMENT/ASSESSMENT: name`)."""
+    t = Base.metadata.tables
+    ev, res, asm, dep = t["evidence"], t["results"], t["assessments"], t["deployments"]
+    out: dict[str, list[str]] = {}
+    for sha_column, name_column in _blob_columns():
+        name = ev.c[name_column] if name_column else ev.c[sha_column]
+        rows = session.execute(
+            select(ev.c[sha_column], dep.c.key, asm.c.key, name)
+            .join(res, res.c.id == ev.c.result_id)
+            .join(asm, asm.c.id == res.c.assessment_id)
+            .join(dep, dep.c.id == asm.c.deployment_id)
+            .where(ev.c[sha_column].is_not(None))
+            .order_by(dep.c.key, asm.c.key, res.c.position, ev.c.position)
+        ).all()
+        for sha, dkey, akey, label in rows:
+            out.setdefault(sha, []).append(f"{dkey}/{akey}: {label}")
+    return out
+
+
+@dataclass
+class StoreCheck:
+    checked: int = 0
+    missing: dict[str, list[str]] = field(default_factory=dict)  # sha -> who points to it
+    altered: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # sha -> (found, who)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.altered
+
+
+def check_store(session: Session, store: EvidenceStore) -> StoreCheck:
+    """Hash again every stored file the database points to; name the missing and altered ones."""
+    report = StoreCheck()
+    for sha, users in sorted(referenced_blobs(session).items()):
+        report.checked += 1
+        path = store.path_for(sha)
+        try:
+            found = _sha256_of(path)
+        except FileNotFoundError:
+            report.missing[sha] = users
+            continue
+        except OSError as exc:
+            report.altered[sha] = (f"unreadable: {exc.strerror}", users)
+            continue
+        if found != sha:
+            report.altered[sha] = (found, users)
+    return report
+
+
+@dataclass
+class Collected:
+    blobs: list[Path] = field(default_factory=list)
+    incoming: list[Path] = field(default_factory=list)
+    bytes: int = 0
+
+
+def collect_garbage(session: Session, store: EvidenceStore, *, dry_run: bool = False) -> Collected:
+    """Remove the stored files nothing points to and the temporary files interrupted copies left.
+
+    Run it in a writer's transaction (`store.db.transaction`): importers hold the same lock from
+    before they copy their first file until the rows pointing to them commit, so no import is
+    under way while the references are read and the store is swept, and a file an import is
+    about to point to is never taken for garbage.
+    """
+    referenced = set(referenced_blobs(session))  # the first statement takes the writers' lock
+    found = Collected()
+    for kind, path in list(store.contents()):
+        if kind == "blob":
+            if path.parent.name + path.name in referenced:
+                continue
+            found.blobs.append(path)
+        elif kind == "incoming":
+            found.incoming.append(path)
+        else:
+            continue
+        try:
+            found.bytes += path.stat().st_size
+            if not dry_run:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+    return found

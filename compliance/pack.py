@@ -1,9 +1,12 @@
 """Audit packs: reports, evidence and the exact data files, with a manifest anyone can verify.
 
 A pack is a zip whose every file is listed in `manifest.json` and in `SHA256SUMS` (the format
-`sha256sum -c` reads). Building is deterministic: the same database and arguments give a
-byte-identical zip (sorted entries, fixed timestamps and permissions, deterministic reports).
-Verifying reads the zip defensively and writes nothing.
+`sha256sum -c` reads); a signed pack adds `SHA256SUMS.sig`, an OpenSSH signature (SSHSIG,
+namespace `SSHSIG_NAMESPACE`) of `SHA256SUMS`. Building is deterministic: the same database and
+arguments give a byte-identical zip (sorted entries, fixed timestamps and permissions,
+deterministic reports and Ed25519 signatures); it records a `pack.build` event, which changes no
+data and so nothing a rebuild writes. Verifying reads the zip as unzip would (compliance.zipread)
+and writes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import posixpath
 import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,13 +26,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import __version__
+from compliance import __version__, sshsig, zipread
 from compliance.dates import generated_at, stamp
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
 from compliance.policy import LoadedPolicy
 from compliance.reports import model
 from compliance.reports.batch import RenderJob, render_all
+from compliance.store import audit
 from compliance.store.models import (
     AssessmentCatalog,
     Catalog,
@@ -43,7 +46,12 @@ from compliance.store.models import (
 PACK_FORMAT = "compliance-pack/1"
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
+SIGNATURE = "SHA256SUMS.sig"
 VERIFY_TEXT = "VERIFY.txt"
+# The SSHSIG namespace of a pack's signature: `ssh-keygen -Y verify -n` must name it, and an
+# allowed-signers line may restrict a key to it (namespaces="...").
+SSHSIG_NAMESPACE = "audit-pack@agent-compliance"
+SIGNER_PRINCIPAL = "pack-signer"  # the identity VERIFY.txt's commands give the signer's key
 # Verification limits: a pack beyond them is refused rather than read.
 MAX_ENTRIES = 200_000
 MAX_ENTRY_BYTES = 2 * 1024**3
@@ -51,14 +59,75 @@ MAX_TOTAL_BYTES = 20 * 1024**3
 MAX_RATIO = 200
 _CHUNK = 1024 * 1024
 
-VERIFY_STEPS = [
-    "Unzip the pack into an empty folder: unzip PACK.zip -d pack && cd pack",
-    "Check every file against the list of hashes: sha256sum -c SHA256SUMS (every line must say OK)",
-    "Check that nothing was added: the files in the folder, other than SHA256SUMS, are exactly those listed in SHA256SUMS "
-    "(for example: find . -type f ! -name SHA256SUMS | sed 's|^./||' | sort | diff - <(cut -c67- SHA256SUMS | sort))",
-    "Compare the SHA-256 of SHA256SUMS itself with the value recorded in the audit trail or sent with the pack",
-    "manifest.json lists the same files with their sizes, the catalog versions, the policy, the tool version, the as-of date and the scope",
-]
+
+def verify_steps(head: audit.Anchor | None, signer: sshsig.PublicKey | None) -> list[str]:
+    """How to verify the pack without the tool, each step ending in its exact commands
+    (lines starting with `$ `), to run with bash in an empty folder holding the pack as PACK.zip
+    (and, for a signed pack, the signer's public key as signer.pub)."""
+    steps = [
+        "Unzip the pack into a new folder (unzip must neither warn nor ask to replace a file):\n"
+        "$ unzip -q PACK.zip -d pack && cd pack",
+        "Check every file against the list of hashes; every line must say OK:\n"
+        "$ sha256sum --strict -c SHA256SUMS",
+        f"Check that nothing was added: the files, other than {CHECKSUMS} and {SIGNATURE}, are "
+        f"exactly those listed in {CHECKSUMS} (this prints nothing):\n"
+        f"$ find . ! -type d ! -path ./{CHECKSUMS} ! -path ./{SIGNATURE} | sed 's|^\\./||' | sort"
+        f" | diff - <(cut -c67- {CHECKSUMS} | sort)",
+    ]
+    if signer is not None:
+        steps.append(
+            f"Check the signature of {CHECKSUMS}: an OpenSSH signature (SSHSIG, namespace "
+            f"{SSHSIG_NAMESPACE}) by the key {signer.fingerprint}. Use the public key you received "
+            "from the signer, not one taken from this pack, saved as signer.pub beside PACK.zip "
+            "(ssh-keygen -lf signer.pub prints its fingerprint); ssh-keygen must print Good:\n"
+            f"$ (printf '{SIGNER_PRINCIPAL} namespaces=\"{SSHSIG_NAMESPACE}\" '; cat ../signer.pub) > ../allowed_signers\n"
+            f"$ ssh-keygen -Y verify -f ../allowed_signers -I {SIGNER_PRINCIPAL} -n {SSHSIG_NAMESPACE}"
+            f" -s {SIGNATURE} < {CHECKSUMS}"
+        )
+    steps.append(
+        f"Compare the SHA-256 of {CHECKSUMS} itself with the value sent with the pack, or recorded "
+        "by its pack.build event in the audit trail (compliance audit log): that fixes every "
+        "other file:\n"
+        f"$ sha256sum {CHECKSUMS}"
+    )
+    if head is not None:
+        steps.append(
+            f"The pack was built from the data recorded up to event {head.events} of the audit "
+            f"trail, whose hash is {head.hash}. On that database, this shows that the record still "
+            "extends it (no event up to it deleted or rewritten), and that every assessment is as "
+            "its events recorded it:\n"
+            f"compliance audit verify --expect {head}"
+        )
+    steps.append(
+        "manifest.json lists the same files with their sizes, the catalog versions, the policy, "
+        "the tool version, the as-of date, the scope and the audit head"
+    )
+    return steps
+
+
+def verify_text(head: audit.Anchor | None, signer: sshsig.PublicKey | None) -> str:
+    """VERIFY.txt: the steps, with the tool and without it."""
+    with_tool = f"compliance pack verify PACK.zip{' --signer signer.pub' if signer else ''}"
+    lines = [
+        "How to verify this pack",
+        "",
+        "With the tool (it reads the zip as unzip does, without extracting it):",
+        "",
+        f"    {with_tool}",
+        "",
+        "Without the tool, with bash, coreutils, unzip"
+        + (" and OpenSSH (ssh-keygen)" if signer else "")
+        + ", in an empty folder holding the pack as PACK.zip"
+        + (" and the signer's public key as signer.pub" if signer else "")
+        + ":",
+        "",
+    ]
+    for i, step in enumerate(verify_steps(head, signer), 1):
+        text, *commands = step.split("\n")
+        lines.append(f"{i}. {text}")
+        lines.extend(f"    {c}" for c in commands)
+        lines.append("")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -73,12 +142,27 @@ class _Entry:
     path: str
     data: bytes | None = None
     source: Path | None = None
+    sha256: str | None = None  # what the source must hash to (an evidence file's record)
+    label: str = ""
 
     def read(self) -> bytes:
+        """The entry's bytes; an evidence file is hashed as it is read and must match its record."""
         if self.data is not None:
             return self.data
         assert self.source is not None
-        return self.source.read_bytes()
+        try:
+            data = self.source.read_bytes()
+        except FileNotFoundError:
+            raise ComplianceError(f"{self.label}: missing from the evidence store") from None
+        except OSError as exc:
+            raise ComplianceError(f"{self.label}: cannot be read: {exc.strerror}") from None
+        if self.sha256 is not None:
+            found = hashlib.sha256(data).hexdigest()
+            if found != self.sha256:
+                raise ComplianceError(
+                    f"{self.label}: altered in the evidence store (it hashes to {found})"
+                )
+        return data
 
 
 def _safe_part(text: str) -> str:
@@ -165,9 +249,15 @@ def _collect_entries(
     entries: list[_Entry] = []
     taken: set[str] = set()
 
-    def add(path: str, data: bytes | None = None, source: Path | None = None) -> str:
+    def add(
+        path: str,
+        data: bytes | None = None,
+        source: Path | None = None,
+        sha256: str | None = None,
+        label: str = "",
+    ) -> str:
         final = _unique(path, taken)
-        entries.append(_Entry(final, data, source))
+        entries.append(_Entry(final, data, source, sha256, label))
         return final
 
     stale_by_deployment: dict[str, list[dict[str, Any]]] = {}
@@ -225,15 +315,12 @@ def _collect_entries(
     for aid, check, fw_key, ref, name, sha, size in rows:
         target = check or f"{fw_key}/{ref}"
         assert sha is not None  # file evidence always has a hash (a table constraint)
-        blob = store.path_for(sha)
-        if not blob.is_file():
-            raise ComplianceError(
-                f"evidence {name} ({sha}) of {dep_of[aid]} is missing from the evidence store {store.root}"
-            )
         original = PurePosixPath(str(name).replace("\\", "/")).name or "evidence"
         path = add(
             f"evidence/{_safe_part(dep_of[aid])}/{_safe_part(target)}/{_safe_part(original)}",
-            source=blob,
+            source=store.path_for(sha),
+            sha256=sha,
+            label=f"evidence {name} of {dep_of[aid]} {target} (sha256 {sha})",
         )
         evidence_index.append(
             dict(
@@ -309,38 +396,69 @@ def build_pack(
     templates: Path | None = None,
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
+    sign_with: sshsig.SigningKey | None = None,
 ) -> dict[str, Any]:
-    """Write the pack to `out` (atomically) and return its manifest; reports are rendered by
-    `workers` processes."""
+    """Write the pack to `out` (atomically), record a `pack.build` event in the session's
+    transaction and return the manifest; reports are rendered by `workers` processes.
+
+    Every evidence file is hashed as it is read and must match its record: any missing or
+    altered one fails the build, naming each, before anything is written. With `sign_with`,
+    SHA256SUMS is signed (SHA256SUMS.sig).
+    """
     entries, meta = _collect_entries(
         session, store, policy, scope, templates, progress or (lambda _m: None), workers
     )
+    head = audit.data_head(session)
+    signer = sign_with.public if sign_with else None
     files = []
+    problems = []
     for e in sorted(entries, key=lambda x: x.path):
-        data = e.read()
+        try:
+            data = e.read()
+        except ComplianceError as exc:
+            problems.append(str(exc))
+            continue
         files.append(dict(path=e.path, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+    if problems:
+        raise ComplianceError(
+            f"{len(problems)} evidence file(s) in {store.root} do not match their records; no pack "
+            "was written (re-import the assessments' files to put them back; "
+            "`compliance evidence verify` lists every one):\n  " + "\n  ".join(problems)
+        )
     generated = generated_at()
     manifest = dict(
         format=PACK_FORMAT,
         tool=dict(name="compliance", version=__version__),
         generated_at=stamp(generated),
         **meta,
+        audit=dict(data_head=dict(events=head.events, hash=head.hash) if head else None),
         verification=dict(
             checksums_file=CHECKSUMS,
             algorithm="SHA-256",
-            steps=VERIFY_STEPS,
-            note="Every file in the pack except SHA256SUMS is listed in SHA256SUMS; manifest.json is listed there too.",
+            steps=verify_steps(head, signer),
+            note="Every file in the pack except SHA256SUMS (and SHA256SUMS.sig) is listed in "
+            "SHA256SUMS; manifest.json is listed there too.",
+        ),
+        **(
+            dict(
+                signature=dict(
+                    file=SIGNATURE,
+                    format="SSHSIG (OpenSSH PROTOCOL.sshsig), armored",
+                    namespace=SSHSIG_NAMESPACE,
+                    signs=CHECKSUMS,
+                    key=signer.openssh,
+                    fingerprint=signer.fingerprint,
+                )
+            )
+            if signer
+            else {}
         ),
         files=files,
     )
     manifest_bytes = (
         json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     ).encode()
-    verify_bytes = (
-        "How to verify this pack without the tool\n\n"
-        + "\n".join(f"{i}. {s}" for i, s in enumerate(VERIFY_STEPS, 1))
-        + "\n"
-    ).encode()
+    verify_bytes = verify_text(head, signer).encode()
     extra = {MANIFEST: manifest_bytes, VERIFY_TEXT: verify_bytes}
     sums = [(f["path"], f["sha256"]) for f in files]
     sums += [(name, hashlib.sha256(data).hexdigest()) for name, data in extra.items()]
@@ -348,21 +466,42 @@ def build_pack(
     # Every entry carries the time the pack was generated (fixed by SOURCE_DATE_EPOCH), which is
     # never before the collection of the evidence in it.
     entry_time = _stamp(generated)
+    unsigned = {CHECKSUMS: checksums}
+    if sign_with is not None:
+        unsigned[SIGNATURE] = sshsig.sign(checksums, sign_with, SSHSIG_NAMESPACE)
+    expected = dict(sums)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             payload = {e.path: e for e in entries}
-            for name in sorted([*payload, *extra, CHECKSUMS]):
+            for name in sorted([*payload, *extra, *unsigned]):
                 info = zipfile.ZipInfo(name, date_time=entry_time)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 info.create_system = 3
                 if name in payload:
                     data = payload[name].read()
+                    if hashlib.sha256(data).hexdigest() != expected[name]:
+                        raise ComplianceError(f"{name} changed while the pack was being built")
                 else:
-                    data = checksums if name == CHECKSUMS else extra[name]
+                    data = unsigned[name] if name in unsigned else extra[name]
                 zf.writestr(info, data)
+        audit.record(
+            session,
+            "pack.build",
+            out.name,
+            {
+                "sha256sums": hashlib.sha256(checksums).hexdigest(),
+                "data_head": dict(events=head.events, hash=head.hash) if head else None,
+                "as_of": meta["as_of"],
+                "deployments": meta["scope"]["deployments"],
+                "frameworks": meta["scope"]["frameworks"],
+                "files": len(files) + len(extra),
+                "signed_by": signer.fingerprint if signer else None,
+                "tool_version": __version__,
+            },
+        )
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -374,7 +513,7 @@ def build_pack(
 
 @dataclass
 class Finding:
-    kind: str  # missing, extra, changed, unsafe, manifest
+    kind: str  # missing, extra, changed, unsafe, manifest, signature
     path: str
     detail: str
 
@@ -387,10 +526,21 @@ class VerifyReport:
     files_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    signed_by: sshsig.PublicKey | None = None  # the key whose valid signature the pack carries
+    signer_trusted: bool = False  # that key is the expected signer (or an allowed one)
+    principal: str | None = None  # who the allowed-signers file says it is
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Who must have signed a pack: one key, or the keys of an allowed-signers file."""
+
+    key: sshsig.PublicKey | None = None
+    allowed: tuple[sshsig.AllowedSigner, ...] | None = None
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -402,40 +552,6 @@ def _unsafe_name(name: str) -> str | None:
     if ".." in parts:
         return "path escapes the pack folder (..)"
     return None
-
-
-def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
-    """SHA-256 and size of an entry, reading at most its declared size."""
-    h = hashlib.sha256()
-    size = 0
-    with zf.open(info) as fh:
-        while chunk := fh.read(_CHUNK):
-            size += len(chunk)
-            if size > info.file_size or size > MAX_ENTRY_BYTES:
-                raise ComplianceError("entry expands beyond its declared size")
-            h.update(chunk)
-    return h.hexdigest(), size
-
-
-# What a damaged entry raises while it is decompressed or checked (bad deflate data, bad CRC,
-# truncated data, an unsupported or encrypted method).
-UNREADABLE: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile,
-    zlib.error,
-    OSError,
-    EOFError,
-    RuntimeError,
-    NotImplementedError,
-)
-
-
-UNREADABLE_OR_OVERSIZE: tuple[type[BaseException], ...] = (ComplianceError, *UNREADABLE)
-
-
-def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """An entry already known to be small, read in full (a damaged one raises UNREADABLE)."""
-    with zf.open(info) as fh:
-        return fh.read(info.file_size + 1)
 
 
 def _parse_checksums(data: bytes) -> dict[str, str] | str:
@@ -452,81 +568,161 @@ def _parse_checksums(data: bytes) -> dict[str, str] | str:
     return out
 
 
-def verify_pack(path: Path) -> VerifyReport:
-    """Check every file of a pack against SHA256SUMS and the manifest; name every finding."""
+def _entry_problem(entry: zipread.ZipEntry) -> str | None:
+    """Why an entry is refused before its content is read, if it is."""
+    name = entry.name
+    mode = entry.external_attr >> 16
+    problem = _unsafe_name(name)
+    if problem is None and stat.S_ISLNK(mode):
+        problem = "symbolic link entry"
+    if problem is None and entry.problems:
+        problem = "; ".join(entry.problems)
+    if (
+        problem is None
+        and entry.compress_size
+        and entry.file_size / entry.compress_size > MAX_RATIO
+        and entry.file_size > _CHUNK
+    ):
+        problem = f"compression ratio {entry.file_size // entry.compress_size}:1 is beyond {MAX_RATIO}:1 (zip bomb?)"
+    if problem is None and entry.file_size > MAX_ENTRY_BYTES:
+        problem = "entry is larger than the limit"
+    return problem
+
+
+def _check_signature(
+    report: VerifyReport,
+    sums_bytes: bytes,
+    signature: bytes | None,
+    trust: Trust | None,
+) -> None:
+    declared = (report.manifest or {}).get("signature")
+    if signature is None:
+        if declared:
+            report.findings.append(
+                Finding(
+                    "missing",
+                    SIGNATURE,
+                    "the manifest says the pack is signed; the signature is gone",
+                )
+            )
+        elif trust is not None:
+            report.findings.append(Finding("signature", SIGNATURE, "the pack is not signed"))
+        return
+    try:
+        key = sshsig.verify(sums_bytes, signature, SSHSIG_NAMESPACE)
+    except sshsig.SignatureError as exc:
+        report.findings.append(Finding("signature", SIGNATURE, f"{exc} (of {CHECKSUMS})"))
+        return
+    report.signed_by = key
+    if isinstance(declared, dict) and declared.get("key") != key.openssh:
+        report.findings.append(
+            Finding(
+                "signature",
+                SIGNATURE,
+                f"made by {key.fingerprint}, but the manifest names the key {declared.get('fingerprint')}",
+            )
+        )
+    if trust is None:
+        return
+    if trust.key is not None:
+        if key != trust.key:
+            report.findings.append(
+                Finding(
+                    "signature",
+                    SIGNATURE,
+                    f"made by {key.fingerprint}, not by the expected signer {trust.key.fingerprint}",
+                )
+            )
+            return
+        report.signer_trusted = True
+    if trust.allowed is not None:
+        entry = sshsig.allowed(list(trust.allowed), key, SSHSIG_NAMESPACE)
+        if entry is None:
+            report.findings.append(
+                Finding(
+                    "signature",
+                    SIGNATURE,
+                    f"made by {key.fingerprint}, which the allowed signers do not allow for "
+                    f"namespace {SSHSIG_NAMESPACE}",
+                )
+            )
+            return
+        report.principal = entry.principals
+        report.signer_trusted = True
+
+
+def verify_pack(path: Path, trust: Trust | None = None) -> VerifyReport:
+    """Check a pack as unzip would extract it: every entry's name, place and content against
+    SHA256SUMS and the manifest, and its signature (required, and by that key, when `trust` is
+    given); name every finding. Reads the zip from its bytes (compliance.zipread)."""
     report = VerifyReport()
     try:
-        zf = zipfile.ZipFile(path)
-    except UNREADABLE as exc:
+        fh = path.open("rb")
+    except OSError as exc:
         report.findings.append(Finding("unsafe", str(path), f"not a readable zip file: {exc}"))
         return report
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ENTRIES:
-            report.findings.append(Finding("unsafe", str(path), f"more than {MAX_ENTRIES} entries"))
+    with fh:
+        size = path.stat().st_size
+        layout = zipread.read_layout(fh, size, MAX_ENTRIES)
+        for whole in layout.problems:
+            report.findings.append(Finding("unsafe", str(path), whole))
+        if not layout.readable:
             return report
-        total = sum(i.file_size for i in infos)
+        total = sum(e.file_size for e in layout.entries)
         if total > MAX_TOTAL_BYTES:
             report.findings.append(
                 Finding("unsafe", str(path), f"declares {total} bytes uncompressed, over the limit")
             )
             return report
-        safe: dict[str, zipfile.ZipInfo] = {}
-        for info in infos:
-            name = info.filename
-            mode = info.external_attr >> 16
-            problem = _unsafe_name(name)
-            if problem is None and stat.S_ISLNK(mode):
-                problem = "symbolic link entry"
-            if problem is None and info.is_dir():
-                continue
-            if (
-                problem is None
-                and info.compress_size
-                and info.file_size / info.compress_size > MAX_RATIO
-                and info.file_size > _CHUNK
-            ):
-                problem = f"compression ratio {info.file_size // info.compress_size}:1 is beyond {MAX_RATIO}:1 (zip bomb?)"
-            if problem is None and info.file_size > MAX_ENTRY_BYTES:
-                problem = "entry is larger than the limit"
-            if problem is None and name in safe:
+        safe: dict[str, zipread.ZipEntry] = {}
+        for item in layout.entries:
+            problem = _entry_problem(item)
+            if problem is None and item.name in safe:
                 problem = "entry appears twice"
             if problem:
-                report.findings.append(Finding("unsafe", name, problem))
+                report.findings.append(Finding("unsafe", item.name, problem))
             else:
-                safe[name] = info
+                safe[item.name] = item
         sums_info = safe.get(CHECKSUMS)
         manifest_info = safe.get(MANIFEST)
         if sums_info is None or manifest_info is None:
             for name, found in ((CHECKSUMS, sums_info), (MANIFEST, manifest_info)):
-                if found is None:
+                if found is None and not any(f.path == name for f in report.findings):
                     report.findings.append(Finding("missing", name, "the pack has no such file"))
             return report
-        if sums_info.file_size > 64 * 1024**2 or manifest_info.file_size > 256 * 1024**2:
-            report.findings.append(
-                Finding("unsafe", CHECKSUMS, "checksum or manifest file is implausibly large")
-            )
-            return report
         try:
-            sums = _parse_checksums(_read_small(zf, sums_info))
-        except UNREADABLE as exc:
+            sums_bytes = zipread.read(fh, sums_info, 64 * 1024**2)
+        except zipread.ZipProblem as exc:
             report.findings.append(Finding("unsafe", CHECKSUMS, f"cannot be read safely: {exc}"))
             return report
+        sums = _parse_checksums(sums_bytes)
         if isinstance(sums, str):
             report.findings.append(Finding("manifest", CHECKSUMS, sums))
             return report
         try:
-            manifest = json.loads(_read_small(zf, manifest_info))
+            manifest = json.loads(zipread.read(fh, manifest_info, 256 * 1024**2))
             listed = {f["path"]: (f["sha256"], int(f["size"])) for f in manifest["files"]}
             report.manifest = manifest
-        except UNREADABLE as exc:
+        except zipread.ZipProblem as exc:
             report.findings.append(Finding("unsafe", MANIFEST, f"cannot be read safely: {exc}"))
             listed = {}
         except (ValueError, KeyError, TypeError) as exc:
             report.findings.append(Finding("manifest", MANIFEST, f"not a valid manifest: {exc}"))
             listed = {}
+        signature: bytes | None = None
+        sig_info = safe.get(SIGNATURE)
+        if sig_info is not None:
+            try:
+                signature = zipread.read(fh, sig_info, sshsig.MAX_SIGNATURE_BYTES)
+            except zipread.ZipProblem as exc:
+                report.findings.append(
+                    Finding("unsafe", SIGNATURE, f"cannot be read safely: {exc}")
+                )
+                signature = None
+        if sig_info is not None or SIGNATURE not in {e.name for e in layout.entries}:
+            _check_signature(report, sums_bytes, signature, trust)
         for name in sorted(set(sums) | set(safe)):
-            if name == CHECKSUMS:
+            if name in (CHECKSUMS, SIGNATURE):
                 continue
             entry = safe.get(name)
             if entry is None:
@@ -541,8 +737,8 @@ def verify_pack(path: Path) -> VerifyReport:
                 )
                 continue
             try:
-                digest, size = _read_limited(zf, entry)
-            except UNREADABLE_OR_OVERSIZE as exc:
+                digest, size = zipread.digest(fh, entry, MAX_ENTRY_BYTES)
+            except (zipread.ZipProblem, OSError) as exc:
                 report.findings.append(Finding("unsafe", name, f"cannot be read safely: {exc}"))
                 continue
             report.files_checked += 1
@@ -563,4 +759,25 @@ def verify_pack(path: Path) -> VerifyReport:
                 report.findings.append(
                     Finding("manifest", name, "listed in SHA256SUMS but not in the manifest")
                 )
+        _check_evidence_index(report, listed)
     return report
+
+
+def _check_evidence_index(report: VerifyReport, listed: dict[str, tuple[str, int]]) -> None:
+    """Each evidence file's record (manifest `evidence[].sha256`) must be the file's hash."""
+    manifest = report.manifest or {}
+    evidence = manifest.get("evidence")
+    if not isinstance(evidence, list):
+        return
+    for item in evidence:
+        if not isinstance(item, dict):
+            continue
+        path, sha = item.get("path"), item.get("sha256")
+        if isinstance(path, str) and path in listed and listed[path][0] != sha:
+            report.findings.append(
+                Finding(
+                    "changed",
+                    path,
+                    f"the evidence record says sha256 {sha}, the file is {listed[path][0]}",
+                )
+            )

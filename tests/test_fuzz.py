@@ -1006,7 +1006,7 @@ def test_worst_inputs_within_the_limits_are_bounded(
 
 
 def test_limits_quoted_in_the_documentation_are_the_code_s() -> None:
-    from compliance import evidence, pack
+    from compliance import evidence, pack, sshsig, zipread
 
     doc = (ROOT / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
     for value in (
@@ -1019,5 +1019,7 @@ def test_limits_quoted_in_the_documentation_are_the_code_s() -> None:
         f"{pack.MAX_ENTRY_BYTES:,}",
         f"{pack.MAX_TOTAL_BYTES:,}",
         f"{pack.MAX_RATIO}:1",
+        f"{zipread.MAX_CENTRAL_DIRECTORY:,}",
+        f"{sshsig.MAX_SIGNATURE_BYTES:,}",
     ):
         assert value in doc, f"docs/RELIABILITY.md does not quote {value}"

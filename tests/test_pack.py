@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from compliance.pack import verify_pack
+from tests.tamper import audit_sql
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 # The pack format does not depend on the database: tests that only take a built pack apart run on
@@ -204,8 +205,7 @@ def test_audit_log_and_verify_name_the_broken_event(run, engine) -> None:  # typ
     ok = run("audit", "verify")
     assert ok.exit_code == 0 and "chain intact" in ok.output
     target = log[1]["id"]
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"UPDATE audit_events SET detail = '{{}}' WHERE id = {target}")
+    audit_sql(engine, f"UPDATE audit_events SET detail = '{{}}' WHERE id = {target}")
     broken = run("audit", "verify")
     assert broken.exit_code == 1 and f"BROKEN at event #{target}" in broken.output
     with engine.begin() as conn:

@@ -15,6 +15,7 @@ from compliance.catalogs import DataFile
 from compliance.resources import mappings_dir
 from compliance.store import audit, catalog_store, db
 from compliance.store.models import AuditEvent, Catalog, Check, Control, Mapping
+from tests.tamper import audit_sql
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(empty_db_url: str) -> None:
@@ -136,8 +137,7 @@ def test_audit_chain_records_catalog_loads_and_verifies(engine) -> None:  # type
         assert report.ok and report.events >= 6
         actions = set(s.execute(select(AuditEvent.action)).scalars())
         assert actions == {"catalog.load"}
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE audit_events SET subject = 'forged' WHERE id = 3")
+    audit_sql(engine, "UPDATE audit_events SET subject = 'forged' WHERE id = 3")
     with db.transaction(engine) as s:
         report = audit.verify(s)
         assert not report.ok and report.broken_at == 3

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
 from compliance.store import audit as audit_store
+from compliance.store import integrity
 from compliance.store.models import AuditEvent
 
 
@@ -55,25 +56,90 @@ def log(app: AppContext, limit: int, as_json: bool) -> None:
         click.echo(
             f"#{r['id']:<5} {r['at'][:19]}  {r['actor']:<20} {r['action']:<20} {r['subject']}  {r['hash'][:12]}"
         )
+        d = r["detail"]
+        if r["action"] == "pack.build" and isinstance(d, dict):
+            head = d.get("data_head") or {}
+            click.echo(
+                f"       SHA256SUMS {d.get('sha256sums')}  built from data head "
+                f"{head.get('events')}:{head.get('hash')}"
+                + (f"  signed by {d['signed_by']}" if d.get("signed_by") else "")
+            )
+
+
+@audit.command()
+@click.option(
+    "--expect",
+    "anchor",
+    metavar="N:SHA256",
+    help="Fail unless the chain extends this anchor: its Nth event has this hash "
+    "(as an earlier `audit verify` printed it, or a pack's VERIFY.txt).",
+)
+@pass_app
+@handle_errors
+def verify(app: AppContext, anchor: str | None) -> None:
+    """Check the whole record: walk the hash chain from the first event; recompute every
+    assessment's content hash from its rows and compare it with the state its last event
+    recorded; check every catalog file against its hash and that the append-only triggers are in
+    place. Names every finding; exits 1 on any.
+
+    Prints `N events, head SHA256`: write it down, and a later `audit verify --expect N:SHA256`
+    fails if any of those N events was deleted or rewritten, even by someone who recomputed the
+    chain.
+
+    \b
+    Examples:
+      compliance audit verify
+      compliance audit verify --expect 57:3f5c...e2
+    """
+    expect = audit_store.Anchor.parse(anchor) if anchor else None
+    with app.session(sync=False) as session:
+        report = integrity.check(session, expect)
+    chain = report.chain
+    for f in report.findings:
+        click.secho(str(f), fg="red")
+    if chain.anchor_problem:
+        click.secho(f"anchor {expect}: {chain.anchor_problem}", fg="red")
+    if not chain.ok and chain.broken_at is not None:
+        click.secho(f"BROKEN at event #{chain.broken_at}: {chain.reason}", fg="red")
+        click.echo(
+            f"{chain.events - 1} events before it verify; the history from #{chain.broken_at} on cannot be trusted"
+        )
+        sys.exit(1)
+    head = f"{chain.events} events, head {chain.head or audit_store.GENESIS}"
+    data = (
+        f"data head {chain.data_head.events}:{chain.data_head.hash}"
+        if chain.data_head
+        else "no data recorded"
+    )
+    summary = (
+        f"{report.assessments} assessments as their events recorded them "
+        f"({report.finalized} finalized), {report.catalogs} catalog files intact, "
+        "append-only triggers in place"
+    )
+    if report.ok:
+        click.secho(f"OK: {head}, chain intact", fg="green")
+        click.echo(f"{data}; {summary}")
+        if expect is not None:
+            click.echo(f"extends the anchor {expect}")
+        return
+    click.echo(f"FAILED: {len(report.findings) + bool(chain.anchor_problem)} finding(s); {head}")
+    sys.exit(1)
 
 
 @audit.command()
 @pass_app
 @handle_errors
-def verify(app: AppContext) -> None:
-    """Walk the hash chain from the first event; name the first event that does not hold.
+def baseline(app: AppContext) -> None:
+    """Record the current content hash of every assessment whose events predate content hashes
+    (imported by an older version), so that `audit verify` covers it from now on. It trusts the
+    rows as they are: run it right after upgrading, before anyone else can write.
 
     \b
     Example:
-      compliance audit verify
+      compliance audit baseline
     """
     with app.session(sync=False) as session:
-        report = audit_store.verify(session)
-    if report.ok:
-        click.secho(f"OK: {report.events} events, chain intact", fg="green")
-        return
-    click.secho(f"BROKEN at event #{report.broken_at}: {report.reason}", fg="red")
-    click.echo(
-        f"{report.events - 1} events before it verify; the history from #{report.broken_at} on cannot be trusted"
-    )
-    sys.exit(1)
+        subjects = integrity.baseline(session)
+    for s in subjects:
+        click.echo(f"baseline   {s}")
+    click.echo(f"{len(subjects)} assessment(s) recorded as found")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
-from compliance.errors import Conflict
 from compliance.importer.core import import_paths
-from compliance.store import audit, queries
+from compliance.store import integrity, queries
 from compliance.store.models import Assessment, Result
 
 
@@ -39,14 +37,23 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
             click.echo(f"imported   {label}")
         for label in report.replaced:
             click.echo(f"replaced   {label} (draft updated)")
+        for label in report.restored:
+            click.echo(
+                f"restored   {label} (its rows had been changed outside the tool; rewritten from the file)"
+            )
         for label in report.unchanged:
             click.echo(f"unchanged  {label}")
         for label in report.skipped:
             click.echo(f"skipped    {label} (not an assessment document)")
+    restored = f", {len(report.restored)} restored" if report.restored else ""
     click.echo(
-        f"{len(report.imported)} imported, {len(report.replaced)} replaced, "
+        f"{len(report.imported)} imported, {len(report.replaced)} replaced{restored}, "
         f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
     )
+    if report.evidence_restored:
+        click.echo(
+            f"{report.evidence_restored} evidence file(s) were missing or altered in the store and were put back"
+        )
 
 
 @click.group()
@@ -67,19 +74,7 @@ def finalize(app: AppContext, deployment: str, assessment_id: str) -> None:
       compliance assessment finalize payments-recon-agent 2026-Q4
     """
     with app.session() as session:
-        dep = queries.deployment(session, deployment)
-        a = queries.assessment(session, dep, assessment_id)
-        if a.state == "final":
-            raise Conflict(f"assessment {assessment_id} of {deployment} is already finalized")
-        a.state = "final"
-        a.finalized_at = datetime.now(UTC)
-        a.finalized_by = audit.actor()
-        audit.record(
-            session,
-            "assessment.finalize",
-            f"{deployment}/{assessment_id}",
-            {"fingerprint": a.fingerprint},
-        )
+        a = integrity.finalize(session, deployment, assessment_id)
     click.echo(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
 
 

@@ -7,7 +7,18 @@ from pathlib import Path
 import click
 
 from compliance import __version__
-from compliance.cli import audit, catalogs, checks, db, decisions, export, importing, pack, reports
+from compliance.cli import (
+    audit,
+    catalogs,
+    checks,
+    db,
+    decisions,
+    evidence,
+    export,
+    importing,
+    pack,
+    reports,
+)
 from compliance.cli.context import AppContext
 
 
@@ -66,6 +77,7 @@ cli.add_command(reports.report)
 cli.add_command(export.export)
 cli.add_command(pack.pack)
 cli.add_command(audit.audit)
+cli.add_command(evidence.evidence)
 
 
 def main() -> None:

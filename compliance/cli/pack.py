@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from compliance import sshsig
 from compliance.cli.context import (
     AppContext,
     as_of_option,
@@ -17,7 +18,14 @@ from compliance.cli.context import (
     handle_errors,
     pass_app,
 )
-from compliance.pack import PackScope, build_pack, verify_pack
+from compliance.pack import (
+    SIGNATURE,
+    SSHSIG_NAMESPACE,
+    PackScope,
+    Trust,
+    build_pack,
+    verify_pack,
+)
 from compliance.store import catalog_store
 
 
@@ -60,6 +68,14 @@ from compliance.store import catalog_store
     show_default=True,
     help="Render the reports with this many processes.",
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="KEY",
+    help="Sign SHA256SUMS with this OpenSSH Ed25519 private key (SHA256SUMS.sig, SSHSIG, "
+    f"namespace {SSHSIG_NAMESPACE}).",
+)
 @click.pass_context
 @handle_errors
 def pack(
@@ -71,15 +87,20 @@ def pack(
     out: Path | None,
     jobs: int,
     policy_path: Path | None,
+    sign_key: Path | None,
 ) -> None:
     """Build an audit pack: reports, evidence files, the exact catalogs, mappings and policy,
-    and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`.
+    and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`; with --sign, an
+    OpenSSH signature of the hashes that `ssh-keygen -Y verify` checks. Every evidence file is
+    checked against its recorded hash. The build is recorded in the audit trail (pack.build,
+    with the SHA-256 of SHA256SUMS).
 
     \b
     Examples:
       compliance pack -o out/audit-2026-Q4.zip
       compliance pack --deployment payments-recon-agent --framework nist-csf-2.0 -o payments.zip
-      compliance pack verify out/audit-2026-Q4.zip
+      compliance pack --sign ~/.ssh/grc_pack_ed25519 -o out/audit-2026-Q4.zip
+      compliance pack verify out/audit-2026-Q4.zip --signer grc_pack_ed25519.pub
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -87,44 +108,96 @@ def pack(
         fail("missing option -o/--output (the zip file to write)", code=2)
     app = ctx.find_object(AppContext)
     assert app is not None
+    key = sshsig.load_signing_key(sign_key) if sign_key else None
     console = Console(stderr=True)
-    with console.status("building the pack") as status, app.session() as session:
-        manifest = build_pack(
-            session,
-            app.evidence_store(),
-            catalog_store.resolve_policy(session, policy_path),
-            PackScope(as_of, deployments, frameworks),
-            out,
-            templates,
-            progress=lambda msg: status.update(f"pack: {msg}"),
-            workers=jobs,
-        )
+    written = False
+    try:
+        with console.status("building the pack") as status, app.session() as session:
+            manifest = build_pack(
+                session,
+                app.evidence_store(),
+                catalog_store.resolve_policy(session, policy_path),
+                PackScope(as_of, deployments, frameworks),
+                out,
+                templates,
+                progress=lambda msg: status.update(f"pack: {msg}"),
+                workers=jobs,
+                sign_with=key,
+            )
+            written = True
+    except BaseException:
+        if written:  # the pack was written but its event did not commit: take the pack back
+            out.unlink(missing_ok=True)
+        raise
     size = sum(f["size"] for f in manifest["files"])
     click.echo(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
+    head = manifest["audit"]["data_head"]
+    if head:
+        click.echo(f"built from the audit trail up to event {head['events']}:{head['hash']}")
+    if key is not None:
+        click.echo(
+            f"signed by {key.public.fingerprint} ({SIGNATURE}, namespace {SSHSIG_NAMESPACE})"
+        )
     click.echo(
-        f"verify with: compliance pack verify {out}   (or unzip and run sha256sum -c SHA256SUMS)"
+        f"verify with: compliance pack verify {out}"
+        + (f" --signer {sign_key}.pub" if key else "")
+        + "   (or without the tool: see VERIFY.txt in the pack)"
     )
 
 
 @pack.command()
 @click.argument("zip_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--signer",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="PUBKEY",
+    help="Require a valid signature by this OpenSSH public key (a .pub file).",
+)
+@click.option(
+    "--allowed-signers",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Require a valid signature by a key of this OpenSSH allowed-signers file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 @handle_errors
-def verify(app: AppContext, zip_path: Path, as_json: bool) -> None:
-    """Check every file of a pack against its hashes; exit 1 on any missing, extra, changed or
-    unsafe entry. Reads the zip without extracting it.
+def verify(
+    app: AppContext,
+    zip_path: Path,
+    signer: Path | None,
+    allowed_signers: Path | None,
+    as_json: bool,
+) -> None:
+    """Check a pack as unzip would extract it: every entry's name and place (extra fields,
+    directory entries holding data, names read differently by different tools, encryption and
+    anything else the builder never writes are refused), every file against SHA256SUMS and the
+    manifest, and the signature. Exit 1 on any finding. Reads the zip without extracting it.
 
     \b
-    Example:
+    Examples:
       compliance pack verify audit-2026-Q4.zip
+      compliance pack verify audit-2026-Q4.zip --signer grc_pack_ed25519.pub
+      compliance pack verify audit-2026-Q4.zip --allowed-signers allowed_signers
     """
-    report = verify_pack(zip_path)
+    trust = None
+    if signer or allowed_signers:
+        trust = Trust(
+            sshsig.load_public_key(signer) if signer else None,
+            tuple(sshsig.parse_allowed_signers(allowed_signers)) if allowed_signers else None,
+        )
+    report = verify_pack(zip_path, trust)
+    m = report.manifest or {}
+    head = (m.get("audit") or {}).get("data_head") if isinstance(m.get("audit"), dict) else None
     if as_json:
         echo_json(
             dict(
                 ok=report.ok,
                 files_checked=report.files_checked,
+                signed_by=report.signed_by.fingerprint if report.signed_by else None,
+                signer_trusted=report.signer_trusted,
+                principal=report.principal,
+                data_head=head,
                 findings=[dict(kind=f.kind, path=f.path, detail=f.detail) for f in report.findings],
             )
         )
@@ -132,12 +205,26 @@ def verify(app: AppContext, zip_path: Path, as_json: bool) -> None:
         for f in report.findings:
             click.secho(str(f), fg="red")
         if report.ok:
-            m = report.manifest or {}
             click.secho(
                 f"OK: {report.files_checked} files match SHA256SUMS and the manifest "
                 f"(as of {m.get('as_of')}, tool {m.get('tool', {}).get('version')})",
                 fg="green",
             )
+            if report.signed_by is not None:
+                who = f" ({report.principal})" if report.principal else ""
+                trusted = (
+                    "the expected signer"
+                    if report.signer_trusted
+                    else "not checked against a trusted key: pass --signer or --allowed-signers"
+                )
+                click.echo(f"signed by {report.signed_by.fingerprint}{who}: {trusted}")
+            else:
+                click.echo("not signed")
+            if isinstance(head, dict):
+                click.echo(
+                    f"built from the audit trail up to event {head.get('events')}:{head.get('hash')}"
+                    f" (check it on the database: compliance audit verify --expect {head.get('events')}:{head.get('hash')})"
+                )
         else:
             click.echo(f"{len(report.findings)} finding(s); {report.files_checked} files checked")
     sys.exit(0 if report.ok else 1)

@@ -71,6 +71,10 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     evidence_files: int = 0
+    # Drafts whose rows had been changed outside the tool, rewritten from their unchanged file.
+    restored: list[str] = field(default_factory=list)
+    # Evidence files put back into the store because their copy there was missing or altered.
+    evidence_restored: int = 0
 
 
 def _candidates(folder: Path, found: list[Path]) -> None:
@@ -250,12 +254,26 @@ def _missing_inside(base: Path, name: str) -> bool:
     return not os.path.lexists(base / raw)
 
 
-def _stored(store: EvidenceStore | None, base: Path, name: str, sha256: str) -> FileDigest | None:
-    """The store's blob for a named file that is not there but was imported before."""
+def _stored(
+    store: EvidenceStore | None, base: Path, name: str, sha256: str
+) -> FileDigest | str | None:
+    """The store's blob for a named file that is not there but was imported before, or why the
+    store's copy cannot serve (it no longer hashes to `sha256`)."""
     if store is None or not store.has(sha256) or not _missing_inside(base, name):
         return None
-    size = store.path_for(sha256).stat().st_size
-    return FileDigest(sha256, size, media_type(Path(name).name))
+    try:
+        found = digest(store.path_for(sha256))
+    except (OSError, ComplianceError) as exc:
+        return (
+            f"is not beside the document and the evidence store's copy of sha256 {sha256} "
+            f"cannot be read: {exc}"
+        )
+    if found.sha256 != sha256:
+        return (
+            f"is not beside the document and the evidence store's copy of sha256 {sha256} "
+            f"was altered (it hashes to {found.sha256}); put the file back beside the document"
+        )
+    return FileDigest(sha256, found.size, media_type(Path(name).name))
 
 
 def _evidence_file(
@@ -270,6 +288,8 @@ def _evidence_file(
     where = _inside(base, name, folders)
     if isinstance(where, str) and sha256 is not None:
         stored = _stored(store, base, name, sha256)
+        if isinstance(stored, str):
+            return f"evidence file {name!r} {stored}"
         if stored is not None:
             return None, stored
         if _missing_inside(base, name):

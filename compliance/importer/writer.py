@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceError
 from compliance.evidence import EvidenceStore
-from compliance.store import audit, db
+from compliance.store import audit, db, integrity
 from compliance.store.models import (
     Assessment,
     AssessmentCatalog,
@@ -358,6 +358,36 @@ def _delete_children(session: Session, assessment_ids: Sequence[int]) -> None:
             session.execute(delete(model).where(model.assessment_id.in_(part)))
 
 
+def _subject(p: Prepared) -> str:
+    return f"{p.doc.deployment.id}/{p.doc.assessment.id}"
+
+
+def _tampered_final(p: Prepared, current: str, rec: integrity.Recorded | None) -> ComplianceError:
+    recorded = rec.state if rec is not None else None
+    return ComplianceError(
+        f"assessment {p.doc.assessment.id} of deployment {p.doc.deployment.id} is finalized and "
+        f"its rows were changed outside the tool (they hash to {current}, the audit trail "
+        f"recorded {recorded}): it is tampered. Nothing was written; its rows are kept as they "
+        "are, as evidence (`compliance audit verify` names it)"
+    )
+
+
+def _restore_blobs(store: EvidenceStore, batch: Iterable[Prepared]) -> int:
+    """Put back the evidence files of unchanged assessments whose copies in the store are gone
+    or altered; return how many were written."""
+    written = 0
+    for p in batch:
+        for items in p.evidence:
+            for e in items:
+                if (
+                    e.digest is not None
+                    and e.path is not None
+                    and store.put(e.path, e.digest, sync=False)
+                ):
+                    written += 1
+    return written
+
+
 def write_batch(
     session: Session,
     store: EvidenceStore,
@@ -365,27 +395,68 @@ def write_batch(
     refs: _References,
     report: ImportReport,
 ) -> None:
-    """Write every prepared assessment in the caller's transaction."""
+    """Write every prepared assessment in the caller's transaction.
+
+    An existing assessment whose rows no longer hash to the state its last event recorded was
+    changed outside the tool: a draft is rewritten from the file (reported as restored, and the
+    event keeps the hash that was found); a finalized one makes the whole import fail, naming it.
+    """
     now = datetime.now(UTC)
     rows = _BulkRows(session)
     dep_ids, created = _deployments(session, rows, batch, now)
     existing, dates = _existing(session, dep_ids.values())
+    found_of = {
+        id(p): existing.get((dep_ids[p.doc.deployment.id], p.doc.assessment.id)) for p in batch
+    }
+    known = [f.id for f in found_of.values() if f is not None]
+    current = integrity.state_hashes(session, known) if known else {}
+    recorded = (
+        integrity.recorded_states(session, [_subject(p) for p in batch if found_of[id(p)]])
+        if known
+        else {}
+    )
     new: list[Prepared] = []
     replaced: list[tuple[Prepared, _Existing]] = []
+    unchanged: list[Prepared] = []
+    found_changed: dict[int, str] = {}  # id(prepared) -> hash of rows changed outside the tool
     for p in batch:
-        found = existing.get((dep_ids[p.doc.deployment.id], p.doc.assessment.id))
+        found = found_of[id(p)]
         if found is None:
             new.append(p)
             report.imported.append(p.label)
-        elif found.fingerprint == p.fingerprint:
+            continue
+        rec = recorded.get(_subject(p))
+        now_hash = current[found.id]
+        outside = rec is not None and (
+            (rec.state is not None and rec.state != now_hash) or bool(rec.changed_after_final)
+        )
+        # The events say whether it was finalized; the row's state column is only a copy.
+        final = rec.final if rec is not None else found.state == "final"
+        if final:
+            if outside or found.state != "final":
+                raise _tampered_final(p, now_hash, rec)
+            # A changed file of a finalized assessment is refused in prepare(); this check is kept so
+            # that the library never alters one.
+            if found.fingerprint != p.fingerprint:
+                raise ComplianceError(
+                    f"assessment {p.doc.assessment.id} of deployment {p.doc.deployment.id} is finalized"
+                )
+            unchanged.append(p)
             report.unchanged.append(p.label)
-        elif found.state == "final":  # refused in prepare(); kept so the library never alters one
-            raise ComplianceError(
-                f"assessment {p.doc.assessment.id} of deployment {p.doc.deployment.id} is finalized"
-            )
+        elif found.fingerprint == p.fingerprint and not outside:
+            unchanged.append(p)
+            report.unchanged.append(p.label)
         else:
+            if outside:
+                found_changed[id(p)] = now_hash
             replaced.append((p, found))
-            report.replaced.append(p.label)
+            if found.fingerprint == p.fingerprint:
+                report.restored.append(p.label)
+            else:
+                report.replaced.append(p.label)
+    report.evidence_restored += _restore_blobs(store, unchanged)
+    if report.evidence_restored:
+        os.sync()
     written = new + [p for p, _ in replaced]
     if not written:
         return
@@ -403,6 +474,9 @@ def write_batch(
                 source_name=p.label,
                 fingerprint=p.fingerprint,
                 imported_at=now,
+                state="draft",
+                finalized_at=None,
+                finalized_by=None,
             )
             for p, found in replaced
         ]
@@ -467,23 +541,25 @@ def write_batch(
             for i, x in enumerate(p.doc.assessment.acceptances)
         ],
     )
+    altered_before = len(store.restored)
     _write_results(rows, store, written, assessment_ids, refs, now, report)
-    audit.record_many(
-        session,
-        [
-            (
-                "assessment.import",
-                f"{p.doc.deployment.id}/{p.doc.assessment.id}",
-                {
-                    "file": p.label,
-                    "fingerprint": p.fingerprint,
-                    "results": len(p.doc.assessment.results),
-                    "replaced": any(p is q for q, _f in replaced),
-                },
-            )
-            for p in written
-        ],
-    )
+    report.evidence_restored += len(store.restored) - altered_before  # altered copies replaced
+    states = integrity.state_hashes(session, [assessment_ids[id(p)] for p in written])
+    events = []
+    for p in written:
+        detail: dict[str, Any] = {
+            "file": p.label,
+            "fingerprint": p.fingerprint,
+            "results": len(p.doc.assessment.results),
+            "replaced": any(p is q for q, _f in replaced),
+            "state": states[assessment_ids[id(p)]],
+            "state_form": integrity.FORM,
+        }
+        if id(p) in found_changed:
+            # The rows it replaced had been changed outside the tool: the event keeps their hash.
+            detail["found_state"] = found_changed[id(p)]
+        events.append(("assessment.import", _subject(p), detail))
+    audit.record_many(session, events)
 
 
 def _write_results(
