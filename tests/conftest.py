@@ -102,6 +102,16 @@ def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
         admin.dispose()
 
 
+# Outputs state when they were generated; tests fix that instant, as a reproducible build does,
+# so that the same database and arguments give the same bytes. A test about "now" unsets it.
+SOURCE_DATE_EPOCH = "1796083200"  # 2026-12-01T00:00:00Z
+
+
+@pytest.fixture(autouse=True)
+def _fixed_generation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":

@@ -38,7 +38,7 @@ def payments(run: Cli) -> Cli:
     """payments-recon-agent 2026-Q4 imported alone: BLOCK (IDN-02 fails, its acceptance expired)."""
     result = run("import", str(PAYMENTS_Q4))
     assert result.exit_code == 0, result.output
-    assert run("gate", "payments-recon-agent").exit_code == 4
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 4
     return run
 
 
@@ -78,7 +78,8 @@ def test_sql_edit_of_a_finalized_assessment_is_tampering_and_reimport_does_not_h
     run = payments
     assert run("assessment", "finalize", "payments-recon-agent", "2026-Q4").exit_code == 0
     sql(engine, "UPDATE results SET status = 'pass'")
-    assert run("gate", "payments-recon-agent").exit_code == 0  # the attack works on the rows
+    # The attack works on the rows: BLOCK becomes CONDITIONAL (only the stale log sample is left).
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 3
     verify = run("audit", "verify")
     assert verify.exit_code == 1, verify.output
     assert f"tampered: {SUBJECT}: finalized, yet its rows were changed" in verify.output
@@ -88,7 +89,7 @@ def test_sql_edit_of_a_finalized_assessment_is_tampering_and_reimport_does_not_h
     assert "is finalized and its rows were changed outside the tool" in again.output
     assert "it is tampered" in again.output and "Nothing was written" in again.output
     # The tampered rows are kept as evidence, and still named.
-    assert run("gate", "payments-recon-agent").exit_code == 0
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 3
     assert "tampered: " + SUBJECT in run("audit", "verify").output
 
 
@@ -97,7 +98,13 @@ def test_acceptance_moved_to_2099_is_named(payments: Cli, engine: Engine) -> Non
     run = payments
     assert run("assessment", "finalize", "payments-recon-agent", "2026-Q4").exit_code == 0
     sql(engine, "UPDATE risk_acceptances SET expires = '2099-12-31'")
-    assert run("gate", "payments-recon-agent").exit_code == 3
+    # The policy's limit (90 days at the critical tier) already refuses to count it ...
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 4
+    verify = run("audit", "verify")
+    assert verify.exit_code == 1 and f"tampered: {SUBJECT}" in verify.output
+    # ... and an edit within the limit flips the decision, and is named all the same.
+    sql(engine, "UPDATE risk_acceptances SET approved_on = '2026-11-01', expires = '2026-12-31'")
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 3
     verify = run("audit", "verify")
     assert verify.exit_code == 1 and f"tampered: {SUBJECT}" in verify.output
 
@@ -107,7 +114,7 @@ def test_sql_edit_of_a_draft_is_named_and_reimport_restores_it(
 ) -> None:
     run = payments
     sql(engine, "UPDATE results SET status = 'pass'")
-    assert run("gate", "payments-recon-agent").exit_code == 0
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 3
     verify = run("audit", "verify")
     assert verify.exit_code == 1
     assert f"changed: {SUBJECT}: changed outside the tool" in verify.output
@@ -116,7 +123,7 @@ def test_sql_edit_of_a_draft_is_named_and_reimport_restores_it(
     again = run("import", str(PAYMENTS_Q4))
     assert again.exit_code == 0, again.output
     assert f"restored   {PAYMENTS_Q4}" in again.output and "1 restored" in again.output
-    assert run("gate", "payments-recon-agent").exit_code == 4
+    assert run("gate", "payments-recon-agent", "--as-of", "2026-11-20").exit_code == 4
     assert run("audit", "verify").exit_code == 0
     # The chain keeps the hash of the rows that were found changed.
     last = json.loads(run("audit", "log", "--json", "--limit", "1").output)[0]
@@ -164,7 +171,7 @@ def test_changing_the_state_column_or_deleting_or_inserting_assessments_is_named
     out = run("audit", "verify")
     assert out.exit_code == 1
     assert "tampered: payments-recon-agent/2026-Q3:" in out.output
-    assert "deleted: kb-search-assistant/2026-Q3: recorded by event" in out.output
+    assert "deleted: kb-search-assistant/2026-Q4: recorded by event" in out.output
     assert "deleted: platform-ops-agent/2026-Q4" in out.output
     assert "unrecorded: platform-ops-agent/2027-Q1: no event records this assessment" in out.output
     assert "FAILED: 4 finding(s)" in out.output

@@ -26,6 +26,8 @@ SCOPE = [
     "payments-recon-agent",
     "--framework",
     "owasp-asi-2026",
+    "--as-of",
+    "2026-11-30",
 ]
 
 
@@ -59,7 +61,7 @@ def test_pack_contents_and_manifest(pack: Path) -> None:
     } <= set(names)
     assert manifest["scope"]["deployments"] == ["kb-search-assistant", "payments-recon-agent"]
     assert manifest["scope"]["frameworks"] == ["owasp-asi-2026"]
-    assert manifest["as_of"] == "2026-11-20" and manifest["tool"]["name"] == "compliance"
+    assert manifest["as_of"] == "2026-11-30" and manifest["tool"]["name"] == "compliance"
     assert {c["id"] for c in manifest["catalogs"] if c["kind"] == "framework"} == {
         "nist-csf-2.0",
         "nist-ai-rmf-1.0",
@@ -198,7 +200,7 @@ def test_pack_scope_errors(run, tmp_path: Path) -> None:  # type: ignore[no-unty
 
 def test_audit_log_and_verify_name_the_broken_event(run, engine) -> None:  # type: ignore[no-untyped-def]
     assert run("import", str(EXAMPLES / "kb-search-assistant")).exit_code == 0
-    assert run("assessment", "finalize", "kb-search-assistant", "2026-Q3").exit_code == 0
+    assert run("assessment", "finalize", "kb-search-assistant", "2026-Q4").exit_code == 0
     log = json.loads(run("audit", "log", "--json", "--limit", "0").output)
     assert [e["action"] for e in log[:2]] == ["assessment.finalize", "assessment.import"]
     assert all(a["prev_hash"] == b["hash"] for a, b in itertools.pairwise(log))

@@ -31,7 +31,14 @@ from tests.conftest import Cli
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 KB = EXAMPLES / "kb-search-assistant" / "assessment.json"
-SCOPE = ["--deployment", "kb-search-assistant", "--framework", "owasp-asi-2026"]
+SCOPE = [
+    "--deployment",
+    "kb-search-assistant",
+    "--framework",
+    "owasp-asi-2026",
+    "--as-of",
+    "2026-11-30",
+]
 GAP = "reports/deployments/kb-search-assistant/gap.pdf"
 HAS_UNZIP = shutil.which("unzip") is not None
 HAS_SSH_KEYGEN = shutil.which("ssh-keygen") is not None
@@ -560,7 +567,7 @@ def test_altered_or_missing_blob_is_named_refused_by_pack_and_restored_by_import
     assert f"altered: {sha_a}: now hashes to {hashlib.sha256(b'forged evidence').hexdigest()}" in (
         check.output
     )
-    assert f"missing: {sha_b}: used by kb-search-assistant/2026-Q3: {name_b}" in check.output
+    assert f"missing: {sha_b}: used by kb-search-assistant/2026-Q4: {name_b}" in check.output
     out = tmp_path / "p.zip"
     refused = run("pack", *SCOPE, "-o", str(out))
     assert refused.exit_code == 1 and not out.exists()

@@ -58,6 +58,19 @@ def upgrade() -> None:
     with op.batch_alter_table("mappings") as batch:
         batch.drop_constraint(op.f("ck_mappings_relationship"), type_="check")
         batch.create_check_constraint("relationship", RELATIONSHIPS_V2)
+    # The built-in OWASP ASI and MAESTRO catalogs now declare their risks and threats as threats;
+    # versions loaded before are marked the same way, and mappings to them are read as
+    # `mitigates`, as the loader reads mapping files of the first format.
+    op.execute(
+        "UPDATE controls SET nature = 'threat' WHERE "
+        "(kind = 'risk' AND catalog_id IN (SELECT id FROM catalogs WHERE kind = 'framework' "
+        "AND key = 'owasp-asi-2026')) OR (kind = 'threat' AND catalog_id IN (SELECT id FROM "
+        "catalogs WHERE kind = 'framework' AND key = 'csa-maestro'))"
+    )
+    op.execute(
+        "UPDATE mappings SET relationship = 'mitigates' "
+        "WHERE control_id IN (SELECT id FROM controls WHERE nature = 'threat')"
+    )
     op.create_table(
         "sufficient_sets",
         sa.Column("id", sa.Integer(), nullable=False),
