@@ -275,11 +275,8 @@ def export_assessment(
 
         evidence: list[dict[str, Any]] = []
         for ev in row.evidence:
-            ev_props = [
-                _prop("collected", ev.collected_on.isoformat())
-                if ev.collected_on
-                else _prop("unset", "collected")
-            ]
+            # No `collected` prop: the collection date was not stated.
+            ev_props = [_prop("collected", ev.collected_on.isoformat())] if ev.collected_on else []
             if ev.description is None:
                 ev_props.append(_prop("unset", "description"))
             if ev.kind == "url":
@@ -308,15 +305,15 @@ def export_assessment(
                         ],
                     },
                 )
-            evidence.append(
-                {
-                    "href": href,
-                    "description": ev.description
-                    if ev.description is not None
-                    else "No description recorded.",
-                    "props": ev_props,
-                }
-            )
+            item: dict[str, Any] = {
+                "href": href,
+                "description": ev.description
+                if ev.description is not None
+                else "No description recorded.",
+            }
+            if ev_props:  # OSCAL allows no empty list
+                item["props"] = ev_props
+            evidence.append(item)
         # When the evidence was collected, as stated (else the assessment date: nothing later
         # is known to have happened before the assessment).
         collected = max(

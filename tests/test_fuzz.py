@@ -57,6 +57,8 @@ from tests import factories
 from tests.conftest import Cli
 from tests.reliability import ROOT, check_ids, env_int, record_figures
 
+AS_OF_DAY = date(2026, 11, 30)  # the date the examples are decided at (as `make demo`)
+
 SOAK = os.environ.get("COMPLIANCE_SOAK") == "1"
 EXAMPLES = env_int("COMPLIANCE_FUZZ_EXAMPLES", 120)
 HANG_GUARD = 30.0  # seconds for one input: far above what any input takes; catches hangs only
@@ -862,9 +864,9 @@ def _render_all(engine: Engine) -> dict[str, str]:
     with db.transaction(engine) as s:
         pol = catalog_store.current_policy(s)
         reports = {
-            "gap": model.gap_report(s, "test-agent", None, None, pol),
-            "summary": model.summary_report(s, None, pol),
-            "evidence": model.evidence_report(s, "nist-csf-2.0", None, None, policy=pol),
+            "gap": model.gap_report(s, "test-agent", None, AS_OF_DAY, pol),
+            "summary": model.summary_report(s, AS_OF_DAY, pol),
+            "evidence": model.evidence_report(s, "nist-csf-2.0", None, AS_OF_DAY, policy=pol),
         }
     return {kind: render.render_html(r) for kind, r in reports.items()}
 

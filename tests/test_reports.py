@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,7 @@ from tests import factories
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 GOLDEN = Path(__file__).parent / "data" / "golden"
-AS_OF = "2026-11-20"
+AS_OF = "2026-11-30"  # the date `make demo` decides at
 
 
 def _normalise(html: str) -> str:
@@ -272,7 +273,7 @@ def test_report_errors(run, examples, tmp_path: Path) -> None:  # type: ignore[n
 def test_view_model_is_built_once_from_the_store(engine, run, examples) -> None:  # type: ignore[no-untyped-def]
     with db.transaction(engine) as s:
         policy = catalog_store.current_policy(s)
-        gap = model.gap_report(s, "payments-recon-agent", None, None, policy)
+        gap = model.gap_report(s, "payments-recon-agent", None, date.fromisoformat(AS_OF), policy)
     assert [g["id"] for g in gap["gaps"]][:2] == ["IDN-02", "REV-02"]
     assert gap["gaps"][0]["rank"] == 0 and gap["gaps"][1]["rank"] == 1
     assert {f["id"] for f in gap["frameworks"]} == {
@@ -287,15 +288,18 @@ def test_view_model_is_built_once_from_the_store(engine, run, examples) -> None:
 
 def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     html = tmp_path / "gap.html"
+    args = ["--as-of", "2026-11-20"]
     assert (
-        run("report", "gap", "payments-recon-agent", "--format", "html", "-o", str(html)).exit_code
+        run(
+            "report", "gap", "payments-recon-agent", *args, "--format", "html", "-o", str(html)
+        ).exit_code
         == 0
     )
     text = html.read_text()
     # AUD-01's sample was collected 2026-07-29: 114 days before 2026-11-20, the policy allows 90.
-    assert (
-        "Stale evidence" in text
-        and "collected 114 days before the as-of date; the policy allows 90" in text
+    assert "Stale evidence" in text and (
+        "114 days old at the as-of date (counted from the collection date); the policy allows 90"
+        in text
     )
     # The August drill record for REV-01 is 98 days old and REV-01 allows 180: not stale.
     assert text.count("stale evidence") == 1
@@ -307,6 +311,7 @@ def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: 
             "payments-recon-agent",
             "--framework",
             "owasp-asi-2026",
+            *args,
             "-o",
             str(out),
         ).exit_code
@@ -333,7 +338,10 @@ def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: 
         ).exit_code
         == 0
     )
-    assert "collected 199 days before the as-of date; the policy allows 180" in later.read_text()
+    assert (
+        "199 days old at the as-of date (counted from the collection date); the policy allows 180"
+        in later.read_text()
+    )
 
 
 def test_reports_and_pack_decide_with_a_replacement_policy(run, examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -335,9 +335,14 @@ def gap_report(
                 if c["status"] != "pass":
                     open_controls[c["check"]].append(f"{s.framework}/{s.ref}")
     gaps: list[dict[str, Any]] = []
+    # A required check taken as not applicable is no gap; one the policy does not let be not
+    # applicable (or left without a justification) counts as no result, and is.
+    accepted_na = {n.check for n in d.not_applicable}
     for cid, c in checks.items():
-        if c["status"] in ("pass", "not_applicable") or (
-            c["status"] is None and cid not in required
+        if (
+            c["status"] == "pass"
+            or (c["status"] == "not_applicable" and (cid in accepted_na or cid not in required))
+            or (c["status"] is None and cid not in required)
         ):
             continue
         if cid in blocking:

@@ -853,7 +853,8 @@ def gap_result_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
 
 
 def evidence_row(supports: str, result_label: str, e: Mapping[str, Any]) -> list[Any]:
-    return [supports, result_label, *(e[k] for k in EVIDENCE_ITEM_KEYS), as_date(e["collected"])]
+    collected = as_date(e["collected"]) if e.get("collected") else "not stated"
+    return [supports, result_label, *(e[k] for k in EVIDENCE_ITEM_KEYS), collected]
 
 
 def gap_evidence_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
