@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import __version__
+from compliance import __version__, outfile
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
 from compliance.policy import LoadedPolicy
-from compliance.reports import model
+from compliance.reports import model, render
 from compliance.reports.batch import RenderJob, render_all
 from compliance.store.models import (
     AssessmentCatalog,
@@ -148,6 +148,7 @@ def _collect_entries(
         )
     as_of = scope.as_of or max(a.assessed_on for _d, a, _p in pairs)
     deployments = [d.key for d, _a, _p in pairs]
+    template_overrides = render.overrides(templates)  # refuses a folder with links out of it
     entries: list[_Entry] = []
     taken: set[str] = set()
 
@@ -281,8 +282,22 @@ def _collect_entries(
             path=policy_path,
         ),
         evidence=evidence_index,
+        template_overrides=template_overrides,
     )
     return entries, meta
+
+
+def _overrides_note(listing: list[dict[str, Any]]) -> str:
+    """What VERIFY.txt says about reports rendered with templates other than the built-in ones."""
+    if not listing:
+        return ""
+    lines = "".join(f"   {f['sha256']}  {f['name']} ({f['size']} bytes)\n" for f in listing)
+    return (
+        "\nNOTE: the reports in this pack were rendered with custom templates (--templates), "
+        "not only the tool's built-in ones: their layout and wording are not the tool's own. "
+        "Compare what they say with the data in this pack. The files used "
+        "(also under template_overrides in manifest.json):\n" + lines
+    )
 
 
 def build_pack(
@@ -294,9 +309,12 @@ def build_pack(
     templates: Path | None = None,
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
+    guard: outfile.Protected | None = None,
 ) -> dict[str, Any]:
-    """Write the pack to `out` (atomically) and return its manifest; reports are rendered by
-    `workers` processes."""
+    """Write the pack to `out` (through `outfile.replacing`, refusing what `guard` protects)
+    and return its manifest; reports are rendered by `workers` processes."""
+    if guard is not None:
+        guard.check(out)  # before the work, not only at the end
     entries, meta = _collect_entries(
         session, store, policy, scope, templates, progress or (lambda _m: None), workers
     )
@@ -323,30 +341,28 @@ def build_pack(
         "How to verify this pack without the tool\n\n"
         + "\n".join(f"{i}. {s}" for i, s in enumerate(VERIFY_STEPS, 1))
         + "\n"
+        + _overrides_note(meta["template_overrides"])
     ).encode()
     extra = {MANIFEST: manifest_bytes, VERIFY_TEXT: verify_bytes}
     sums = [(f["path"], f["sha256"]) for f in files]
     sums += [(name, hashlib.sha256(data).hexdigest()) for name, data in extra.items()]
     checksums = "".join(f"{sha}  {path}\n" for path, sha in sorted(sums)).encode()
     stamp = _stamp(date.fromisoformat(meta["as_of"]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            payload = {e.path: e for e in entries}
-            for name in sorted([*payload, *extra, CHECKSUMS]):
-                info = zipfile.ZipInfo(name, date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                info.create_system = 3
-                if name in payload:
-                    data = payload[name].read()
-                else:
-                    data = checksums if name == CHECKSUMS else extra[name]
-                zf.writestr(info, data)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with (
+        outfile.replacing(out, guard) as fh,
+        zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+    ):
+        payload = {e.path: e for e in entries}
+        for name in sorted([*payload, *extra, CHECKSUMS]):
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            if name in payload:
+                data = payload[name].read()
+            else:
+                data = checksums if name == CHECKSUMS else extra[name]
+            zf.writestr(info, data)
     return manifest
 
 

@@ -8,7 +8,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.store import audit as audit_store
 from compliance.store.models import AuditEvent
 
@@ -30,7 +30,7 @@ def log(app: AppContext, limit: int, as_json: bool) -> None:
     Example:
       compliance audit log --limit 20
     """
-    with app.session(sync=False) as session:
+    with app.read_session(sync=False) as session:
         q = select(AuditEvent).order_by(AuditEvent.id.desc())
         if limit > 0:
             q = q.limit(limit)
@@ -52,7 +52,7 @@ def log(app: AppContext, limit: int, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(
+        say(
             f"#{r['id']:<5} {r['at'][:19]}  {r['actor']:<20} {r['action']:<20} {r['subject']}  {r['hash'][:12]}"
         )
 
@@ -67,13 +67,13 @@ def verify(app: AppContext) -> None:
     Example:
       compliance audit verify
     """
-    with app.session(sync=False) as session:
+    with app.read_session(sync=False) as session:
         report = audit_store.verify(session)
     if report.ok:
-        click.secho(f"OK: {report.events} events, chain intact", fg="green")
+        say(f"OK: {report.events} events, chain intact", fg="green")
         return
-    click.secho(f"BROKEN at event #{report.broken_at}: {report.reason}", fg="red")
-    click.echo(
+    say(f"BROKEN at event #{report.broken_at}: {report.reason}", fg="red")
+    say(
         f"{report.events - 1} events before it verify; the history from #{report.broken_at} on cannot be trusted"
     )
     sys.exit(1)

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.store.models import Catalog, Check, Control, Mapping
 
 
@@ -87,14 +87,14 @@ def list_(app: AppContext, as_json: bool) -> None:
     Example:
       compliance checks list --json | jq '.[] | {id, n: (.mappings | length)}'
     """
-    with app.session() as session:
+    with app.read_session() as session:
         rows = check_listing(session)
     if as_json:
         echo_json(rows)
         return
     for r in rows:
         frameworks = sorted({m["control"].split("/")[0] for m in r["mappings"]})
-        click.echo(
+        say(
             f"{r['id']:<8} {r['title']:<45} {len(r['mappings']):>3} mappings  {', '.join(frameworks)}"
         )
 
@@ -111,7 +111,7 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     Example:
       compliance checks show IDN-02
     """
-    with app.session() as session:
+    with app.read_session() as session:
         rows = [r for r in check_listing(session) if r["id"] == check_id]
     if not rows:
         from compliance.errors import NotFound
@@ -121,9 +121,14 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(r)
         return
-    click.echo(
-        f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}\nEvidence:    {r['evidence']}"
+    say(
+        f"{r['id']}  {r['title']}",
+        "",
+        f"Objective:   {r['objective']}",
+        f"Evidence:    {r['evidence']}",
+        f"Remediation: {r['remediation']}",
+        "",
+        "Mappings:",
     )
-    click.echo(f"Remediation: {r['remediation']}\n\nMappings:")
     for m in r["mappings"]:
-        click.echo(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")
+        say(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")

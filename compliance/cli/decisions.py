@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from compliance import views
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Deployment
@@ -63,7 +63,7 @@ def gate(
     Example:
       compliance gate payments-recon-agent --as-of 2026-12-31 --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         a = queries.assessment(session, dep, assessment_id)
         policy = catalog_store.resolve_policy(session, policy_path)
@@ -78,31 +78,35 @@ def gate(
 
 def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
     colour = {"APPROVE": "green", "CONDITIONAL": "yellow", "BLOCK": "red"}[data["decision"]]
-    click.echo(f"{dep.name} ({dep.key}), assessment {data['assessment']}, as of {data['as_of']}")
-    click.secho(f"Decision: {data['decision']}", fg=colour, bold=True)
-    click.echo(f"Risk tier: {data['tier']}, because {'; '.join(data['tier_reasons'])}.")
+    say(f"{dep.name} ({dep.key}), assessment {data['assessment']}, as of {data['as_of']}")
+    say(f"Decision: {data['decision']}", fg=colour, bold=True)
+    pol = data["policy"]
+    say(f"Policy: {pol['id']} {pol['version']} (sha256 {pol['sha256'][:12]})")
+    say(f"Risk tier: {data['tier']}, because {'; '.join(data['tier_reasons'])}.")
     if data["blockers"]:
-        click.echo("\nBlocked by:")
+        say("", "Blocked by:")
         for b in data["blockers"]:
-            click.echo(f"  - {b['reason']}")
+            say(f"  - {b['reason']}")
     if data["conditions"]:
-        click.echo("\nApproved only under these conditions:")
+        say("", "Approved only under these conditions:")
         for c in data["conditions"]:
-            click.echo(f"  - {c['reason']}")
+            say(f"  - {c['reason']}")
     s = data["safety_scores"]
-    click.echo(
-        f"\nSafety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
-        "a high score never waives a required check):"
+    say(
+        "",
+        f"Safety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
+        "a high score never waives a required check):",
     )
     if not s["scores"]:
-        click.echo("  none recorded")
+        say("  none recorded")
     for sc in s["scores"]:
         flag = "below minimum" if sc["below_minimum"] else "meets minimum"
-        click.echo(f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} ({flag})")
+        say(f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} ({flag})")
     if data["decision"] == "APPROVE":
-        click.echo(
-            f"\nEvery check required at the {data['tier']} tier passed or is not applicable, "
-            "and the profile defines tools, data and audit logging."
+        say(
+            "",
+            f"Every check required at the {data['tier']} tier passed or is not applicable, "
+            "and the profile defines tools, data and audit logging.",
         )
 
 
@@ -128,7 +132,7 @@ def gaps(
     Example:
       compliance gaps payments-recon-agent --framework owasp-asi-2026
     """
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         a = queries.assessment(session, dep, assessment_id)
         if framework is not None:
@@ -137,17 +141,17 @@ def gaps(
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{dep.name} ({dep.key}), assessment {a.key} of {a.assessed_on.isoformat()}")
+    say(f"{dep.name} ({dep.key}), assessment {a.key} of {a.assessed_on.isoformat()}")
     for fw in data["frameworks"]:
         score = "-" if fw["score"] is None else f"{fw['score']:.0%}"
         counts = ", ".join(f"{k} {v}" for k, v in fw["counts"].items() if v)
-        click.echo(f"\n{fw['id']}: score {score}, coverage {fw['coverage']:.0%} ({counts})")
+        say("", f"{fw['id']}: score {score}, coverage {fw['coverage']:.0%} ({counts})")
         for c in fw["controls"]:
             if not show_all and c["status"] in ("met", "not_applicable", "unmapped"):
                 continue
             why = ", ".join(f"{x['check']} {x['status']}" for x in c["checks"])
             src = " (recorded directly)" if c["source"] == "direct" else ""
-            click.echo(f"  {c['status']:<14} {c['control']}{src}  {why}")
+            say(f"  {c['status']:<14} {c['control']}{src}  {why}")
 
 
 @click.command()
@@ -172,7 +176,7 @@ def deployments(
     Example:
       compliance deployments --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
         pairs = latest_assessments(session)
         decisions = views.decide_many(session, [a for _d, a, _p in pairs], policy, as_of)
@@ -181,7 +185,7 @@ def deployments(
         echo_json(out)
         return
     for r in out:
-        click.echo(
+        say(
             f"{r['deployment']:<26} {r['tier']:<9} {r['decision']:<12} {r['assessment']:<10} "
             f"{r['blockers']} blocker(s), {r['conditions']} condition(s)"
         )

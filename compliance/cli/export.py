@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
-from compliance.cli.context import AppContext, handle_errors, pass_app
+from compliance import outfile
+from compliance.cli.context import AppContext, handle_errors, pass_app, say
 from compliance.oscal import export_assessment
 
 
@@ -43,16 +43,10 @@ def oscal(app: AppContext, deployment: str, assessment_id: str | None, out: Path
       compliance export oscal payments-recon-agent --assessment 2026-Q4 -o out/payments-ar.json
       compliance --db sqlite:///other.db import out/payments-ar.json
     """
-    with app.session() as session:
+    guard = app.guard()
+    guard.check(out)
+    with app.read_session() as session:
         document = export_assessment(session, deployment, assessment_id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(out)  # never leave a half-written document under the real name
-    finally:
-        tmp.unlink(missing_ok=True)
-    click.echo(str(out))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    outfile.write_bytes(out, text.encode("utf-8"), guard)
+    say(str(out))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.errors import Conflict
 from compliance.importer.core import import_paths
 from compliance.store import audit, queries
@@ -36,14 +36,14 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
         report = import_paths(session, store, list(paths))
     if not quiet:
         for label in report.imported:
-            click.echo(f"imported   {label}")
+            say(f"imported   {label}")
         for label in report.replaced:
-            click.echo(f"replaced   {label} (draft updated)")
+            say(f"replaced   {label} (draft updated)")
         for label in report.unchanged:
-            click.echo(f"unchanged  {label}")
+            say(f"unchanged  {label}")
         for label in report.skipped:
-            click.echo(f"skipped    {label} (not an assessment document)")
-    click.echo(
+            say(f"skipped    {label} (not an assessment document)")
+    say(
         f"{len(report.imported)} imported, {len(report.replaced)} replaced, "
         f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
     )
@@ -80,7 +80,7 @@ def finalize(app: AppContext, deployment: str, assessment_id: str) -> None:
             f"{deployment}/{assessment_id}",
             {"fingerprint": a.fingerprint},
         )
-    click.echo(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
+    say(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
 
 
 @assessment.command("list")
@@ -97,7 +97,7 @@ def list_(app: AppContext, deployment: str, as_json: bool) -> None:
     """
     from sqlalchemy import func
 
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         rows = session.execute(
             select(
@@ -126,6 +126,6 @@ def list_(app: AppContext, deployment: str, as_json: bool) -> None:
         echo_json(data)
         return
     for r in data:
-        click.echo(
+        say(
             f"{r['assessment']:<16} {r['date']}  {r['state']:<6} {r['results']:>3} results  {r['assessor']}"
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from compliance.cli.context import AppContext, echo_json, fail, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, fail, handle_errors, pass_app, say
 from compliance.cli.decisions import DateType
 from compliance.pack import PackScope, build_pack, verify_pack
 from compliance.store import catalog_store
@@ -85,8 +85,14 @@ def pack(
         fail("missing option -o/--output (the zip file to write)", code=2)
     app = ctx.find_object(AppContext)
     assert app is not None
+    guard = app.guard(
+        files=[(policy_path, "the policy file of this command")],
+        folders=[(templates, "the templates folder of this command")],
+    )
+    guard.check(out)
     console = Console(stderr=True)
-    with console.status("building the pack") as status, app.session() as session:
+    # A read-only snapshot: a long pack never holds up gates, reports or imports.
+    with console.status("building the pack") as status, app.read_session() as session:
         manifest = build_pack(
             session,
             app.evidence_store(),
@@ -96,12 +102,11 @@ def pack(
             templates,
             progress=lambda msg: status.update(f"pack: {msg}"),
             workers=jobs,
+            guard=guard,
         )
     size = sum(f["size"] for f in manifest["files"])
-    click.echo(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
-    click.echo(
-        f"verify with: compliance pack verify {out}   (or unzip and run sha256sum -c SHA256SUMS)"
-    )
+    say(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
+    say(f"verify with: compliance pack verify {out}   (or unzip and run sha256sum -c SHA256SUMS)")
 
 
 @pack.command()
@@ -128,14 +133,21 @@ def verify(app: AppContext, zip_path: Path, as_json: bool) -> None:
         )
     else:
         for f in report.findings:
-            click.secho(str(f), fg="red")
+            say(str(f), fg="red")
         if report.ok:
             m = report.manifest or {}
-            click.secho(
+            say(
                 f"OK: {report.files_checked} files match SHA256SUMS and the manifest "
                 f"(as of {m.get('as_of')}, tool {m.get('tool', {}).get('version')})",
                 fg="green",
             )
+            custom = m.get("template_overrides")
+            if isinstance(custom, list) and custom:
+                say(
+                    f"note: its reports were rendered with {len(custom)} custom template "
+                    "file(s), listed in manifest.json (template_overrides) and VERIFY.txt",
+                    fg="yellow",
+                )
         else:
-            click.echo(f"{len(report.findings)} finding(s); {report.files_checked} files checked")
+            say(f"{len(report.findings)} finding(s); {report.files_checked} files checked")
     sys.exit(0 if report.ok else 1)
