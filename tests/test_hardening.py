@@ -625,3 +625,61 @@ def test_a_policy_claiming_the_baseline_id_and_version_is_refused(
     path.write_text(yaml.safe_dump(lax))
     result = run("gate", "payments-recon-agent", "--policy", str(path))
     assert result.exit_code != 1 and "Policy: baseline-policy 1.0.0-lax" in result.output
+
+
+# ------------------------------------------------------------------------------------------
+# 4. Limits (the bad-input corpus holds the file cases: tests/data/bad/CASES.yaml)
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        ("a" * 301, "COMPLIANCE_ACTOR: expected at most 300 characters, got 301"),
+        ("eve\r#9999 forged", "COMPLIANCE_ACTOR: control characters and escape sequences"),
+        ("eve\x1b[8m", "COMPLIANCE_ACTOR: control characters and escape sequences"),
+    ],
+    ids=["too-long", "carriage-return", "escape-sequence"],
+)
+def test_compliance_actor_is_validated_before_anything_is_written(
+    run: Cli,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    actor: str,
+    message: str,
+) -> None:
+    """Finding 4: an actor over 300 characters was stored by SQLite and failed on PostgreSQL with
+    a raw SQL error; finding 5: one holding a CR forged `audit log` lines."""
+    from tests.test_import_corpus import snapshot, stored_files
+
+    path = factories.write(tmp_path / "a", factories.assessment_doc())
+    assert run("import", str(path)).exit_code == 0
+    before, files = snapshot(engine), stored_files(run.evidence)
+    monkeypatch.setenv("COMPLIANCE_ACTOR", actor)
+    doc = factories.assessment_doc(deployment_overrides={"id": "second-agent"})
+    for args in (
+        ["import", str(factories.write(tmp_path / "b", doc))],
+        ["assessment", "finalize", "test-agent", "2026-Q4"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert "error: 1 problem(s) found; nothing was written" in result.output
+        assert f"  {message}" in result.output and "[SQL:" not in result.output
+    assert snapshot(engine) == before and stored_files(run.evidence) == files
+    monkeypatch.setenv("COMPLIANCE_ACTOR", "a" * 300)
+    assert run("assessment", "finalize", "test-agent", "2026-Q4").exit_code == 0
+
+
+def test_limits_are_the_columns_own() -> None:
+    """One place: the lengths checked are the SQLAlchemy column types'."""
+    from compliance import limits
+    from compliance.store.models import Base
+
+    assert limits.max_length("deployments", "name") == 300
+    assert limits.max_length("assessments", "source_name") == 1000
+    assert limits.max_length("audit_events", "actor") == 300
+    assert limits.max_length("results", "notes") is None  # Text: bounded by the input limits
+    for table in Base.metadata.tables.values():
+        for column in table.columns:
+            length = getattr(column.type, "length", None)
+            assert limits.max_length(table.name, column.name) == length

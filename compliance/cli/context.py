@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from compliance import outfile
 from compliance.errors import ComplianceError, InvalidInput
 from compliance.evidence import EvidenceStore, default_store_dir
-from compliance.store import catalog_store, db
+from compliance.store import audit, catalog_store, db
 from compliance.textsafe import json_text, shown
 
 EXIT_ERROR = 1
@@ -54,6 +54,7 @@ class AppContext:
     def session(self, *, sync: bool = True) -> Iterator[Session]:
         """A write transaction (holding the writers' lock) on an up-to-date schema, with the
         catalogs on disk loaded. For commands that change the database."""
+        audit.actor()  # a bad $COMPLIANCE_ACTOR is refused before any work, not at its end
         db.require_current_schema(self.engine)
         with db.transaction(self.engine) as session:
             if sync:

@@ -22,7 +22,7 @@ from compliance.documents import parse_document, read_bounded
 from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest, media_type
 from compliance.importer.schema import AssessmentDoc
-from compliance.importer.writer import write_batch
+from compliance.importer.writer import limit_problems, write_batch
 from compliance.store import audit
 from compliance.store.catalog_store import current_catalog_ids
 from compliance.store.models import (
@@ -408,6 +408,8 @@ def prepare(
         dumped = doc.model_dump(mode="json")
         profile = dumped["deployment"]
         prepared.append(Prepared(label, doc, _fingerprint(dumped, evidence), evidence, profile))
+    # Every value must fit its column, on every backend, before anything is written.
+    problems.extend(limit_problems(prepared))
     problems.extend(_finalized_conflicts(session, prepared))
     if problems:
         raise InvalidInput(

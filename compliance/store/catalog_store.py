@@ -16,6 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance import catalogs as cat
+from compliance import limits
 from compliance.errors import InvalidInput, NotFound, Problem
 from compliance.policy import LoadedPolicy, parse_policy
 from compliance.store import audit, db
@@ -205,6 +206,42 @@ def _loaded(session: Session, files: Sequence[cat.DataFile]) -> bool:
     return shas <= known
 
 
+def _limit_problems(cs: cat.CatalogSet, policies: Sequence[LoadedPolicy]) -> list[Problem]:
+    """Every value of the data files that is longer than its column allows (see
+    `compliance.limits`), with its file and place, before anything is written."""
+    found: list[Problem] = []
+    renamed = {"key": "id", "parent_ref": "parent", "evidence_guidance": "evidence"}
+
+    def check(table: str, row: dict[str, Any], file: str, prefix: str) -> None:
+        for p in limits.row_problems(table, row, file, lambda c: renamed.get(c, c)):
+            if p.location == "file_name":  # the file's own path
+                found.append(Problem(file, "", f"its path is too long: {p.message}"))
+            else:
+                found.append(Problem(file, f"{prefix}{p.location}", p.message))
+
+    for f in cs.files() + [p.file for p in policies]:
+        policy = next((p for p in policies if p.file is f), None)
+        kind, key, name, version, _source = _kind_key_version(f, cs, policy)
+        row = dict(kind=kind, key=key, name=name, version=version, file_name=f.label)
+        check("catalogs", row, f.label, "framework." if kind == "framework" else "")
+    for c in cs.catalogs.values():
+        for i, row in enumerate(_control_rows(0, c.doc)):
+            check("controls", row, c.file.label, f"controls[{i}].")
+    if cs.checks is not None:
+        label = cs.checks.file.label
+        for i, row in enumerate(_check_rows(0, cs.checks.doc)):
+            check("checks", row, label, f"checks[{i}].")
+        for i, entry in enumerate(cs.checks.doc.checks):
+            for j, m in enumerate(entry.mappings):
+                row = dict(relationship=m.relationship, rationale=m.rationale, origin=m.origin)
+                check("mappings", row, label, f"checks[{i}].mappings[{j}].")
+    for om in cs.mappings:
+        for j, e in enumerate(om.doc.mappings):
+            row = dict(relationship=e.relationship, rationale=e.rationale, origin=e.origin)
+            check("mappings", row, om.file.label, f"mappings[{j}].")
+    return found
+
+
 def sync_if_needed(engine: Engine, extra_dirs: Sequence[Path] = ()) -> SyncReport:
     """Load the catalogs on disk that the database does not hold yet, for read-only commands.
 
@@ -244,6 +281,9 @@ def sync(
         policies.append(parse_policy(policy_file, check_keys))
     for loaded in policies:
         refuse_baseline_impostor(session, loaded)
+    too_long = _limit_problems(cs, policies)
+    if too_long:
+        raise InvalidInput(too_long)
     now = datetime.now(UTC)
     ids: dict[int, int] = {}
     all_files = cs.files() + [p.file for p in policies]
