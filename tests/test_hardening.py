@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -307,11 +308,16 @@ def _protected_targets(run: Cli, tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("kind", ["report", "export", "pack"])
 def test_output_onto_the_database_or_the_evidence_store_is_refused(
-    run: Cli, examples: None, tmp_path: Path, kind: str
+    run: Cli, examples: None, engine: Engine, tmp_path: Path, kind: str
 ) -> None:
     """Finding 2: `-o` naming the database in use silently replaced it."""
+    from tests.test_import_corpus import snapshot
+
+    rows = snapshot(engine)
     for what, target in _protected_targets(run, tmp_path).items():
-        before = target.read_bytes() if target.is_file() else None
+        # (A SQLite file's bytes change when its WAL is checkpointed: its rows are compared.)
+        database = "database" in what
+        before = target.read_bytes() if target.is_file() and not database else None
         result = run(*_report_args(kind, target))
         if target.is_dir():  # the command line's own check comes first
             assert result.exit_code == 2 and "is a directory" in result.output, what
@@ -320,6 +326,7 @@ def test_output_onto_the_database_or_the_evidence_store_is_refused(
         assert "error: refusing to write" in result.output, (what, result.output)
         if before is not None:
             assert target.read_bytes() == before, what
+    assert snapshot(engine) == rows
     assert run("audit", "verify").exit_code == 0  # the database is intact
 
 
@@ -683,3 +690,150 @@ def test_limits_are_the_columns_own() -> None:
         for column in table.columns:
             length = getattr(column.type, "length", None)
             assert limits.max_length(table.name, column.name) == length
+
+
+# ------------------------------------------------------------------------------------------
+# 7. Evidence store
+
+
+def _doc_with_file(folder: Path, dep: str, content: bytes, sha: str | None = None) -> Path:
+    results = factories.results(factories.LOW_REQUIRED)
+    item: dict[str, Any] = {"file": "evidence/owner.md"}
+    if sha is not None:
+        item["sha256"] = sha
+    results[0]["evidence"] = [item]
+    if sha is None:
+        (folder / "evidence").mkdir(parents=True)
+        (folder / "evidence" / "owner.md").write_bytes(content)
+    doc = factories.assessment_doc(results_list=results, deployment_overrides={"id": dep})
+    return factories.write(folder, doc)
+
+
+def test_evidence_by_hash_alone_resolves_only_the_same_deployments_files(
+    run: Cli, tmp_path: Path
+) -> None:
+    """Finding 7: evidence claimed by hash alone could name another deployment's file, and so
+    probe whether a file is in the store."""
+    secret = b"another team's incident report\n"
+    sha = hashlib.sha256(secret).hexdigest()
+    assert run("import", str(_doc_with_file(tmp_path / "a", "owner-agent", secret))).exit_code == 0
+    absent = hashlib.sha256(b"not in the store").hexdigest()
+    outputs = {}
+    for claimed in (sha, absent):
+        path = _doc_with_file(tmp_path / f"b-{claimed[:8]}", "prober-agent", b"", claimed)
+        result = run("import", str(path))
+        assert result.exit_code == 1, result.output
+        outputs[claimed] = result.output.replace(str(path.parent), "FOLDER").replace(claimed, "SHA")
+    # The answer does not depend on whether the store holds the file.
+    assert outputs[sha] == outputs[absent]
+    assert (
+        "and no evidence file with sha256 SHA was imported before for deployment prober-agent"
+        in (outputs[sha])
+    )
+    # The deployment that imported the file may name it by hash in a later assessment.
+    again = _doc_with_file(tmp_path / "a2", "owner-agent", b"", sha)
+    doc = yaml.safe_load(again.read_text())
+    doc["assessment"]["id"] = "2027-Q1"
+    again.write_text(yaml.safe_dump(doc))
+    result = run("import", str(again))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_command_against_another_evidence_store_is_refused_naming_both(
+    run: Cli, examples: None, tmp_path: Path
+) -> None:
+    """Finding 7: nothing tied a database to its evidence store; importing into one folder and
+    packing from another failed late, or packed nothing."""
+    first = run.evidence.absolute()
+    marker = first / ".compliance-store"
+    assert marker.is_file()
+    store_id = marker.read_text().split()[1]
+    other = Cli(run.url, tmp_path / "other-store")
+    doc = factories.assessment_doc(deployment_overrides={"id": "elsewhere-agent"})
+    for args in (
+        ["import", str(factories.write(tmp_path / "new", doc))],
+        ["pack", "--deployment", "kb-search-assistant", "-o", str(tmp_path / "p.zip")],
+    ):
+        result = other(*args)
+        assert result.exit_code == 1, result.output
+        assert (
+            f"{tmp_path / 'other-store'} is no evidence store of this database; this database's "
+            f"evidence is in the evidence store {store_id} (first used at {first})"
+        ) in result.output
+    assert not (tmp_path / "other-store").exists() and not (tmp_path / "p.zip").exists()
+    # A copy of the right store is the right store; a second database may share it too.
+    copy = tmp_path / "copy-store"
+    shutil.copytree(first, copy)
+    result = Cli(run.url, copy)("import", str(factories.write(tmp_path / "new", doc)))
+    assert result.exit_code == 0, result.output
+
+
+def test_server_database_default_store_does_not_depend_on_the_working_directory(
+    backend: str, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 7: on PostgreSQL the default ./evidence-store depended on the working folder, so
+    imports from two folders split the store and `pack` later failed."""
+    if backend != "postgresql":
+        pytest.skip("a SQLite database keeps its store beside its file")
+    from click.testing import CliRunner
+
+    from compliance.cli.main import cli
+
+    monkeypatch.delenv("COMPLIANCE_EVIDENCE_DIR", raising=False)
+
+    def compliance(cwd: Path, *args: str) -> Any:
+        cwd.mkdir(exist_ok=True)
+        monkeypatch.chdir(cwd)
+        return CliRunner().invoke(cli, ["--db", db_url, *args], catch_exceptions=False)
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    result = compliance(one, "import", str(EXAMPLES / "kb-search-assistant"))
+    assert result.exit_code == 0, result.output
+    assert f"stored in {one / 'evidence-store'}" in result.output
+    result = compliance(two, "import", str(EXAMPLES / "payments-recon-agent"))
+    assert result.exit_code == 0, result.output
+    assert f"stored in {one / 'evidence-store'}" in result.output
+    assert not (two / "evidence-store").exists()
+    result = compliance(two, "pack", "-o", str(tmp_path / "pack.zip"))
+    assert result.exit_code == 0, result.output
+
+
+WORKBOOK_AND_PACK = """\
+import sys
+if sys.argv[1] == "blocked":
+    sys.modules["lxml"] = None  # as if lxml were not installed
+else:
+    import lxml.etree  # noqa: F401  (installed with the dev extras)
+from compliance.cli.main import main
+sys.argv = ["compliance", *sys.argv[2:]]
+main()
+"""
+
+
+def test_workbooks_and_packs_are_byte_identical_with_and_without_lxml(
+    backend: str, run: Cli, examples: None, tmp_path: Path
+) -> None:
+    """Finding 7: openpyxl switches to lxml's XML writer when lxml is installed, so workbooks and
+    packs were byte-identical only on machines without it."""
+    if backend != "sqlite":
+        pytest.skip("the bytes of a workbook do not depend on the database")
+    base = ["--db", run.url, "--evidence-dir", str(run.evidence)]
+    made: dict[str, dict[str, bytes]] = {}
+    for mode in ("blocked", "installed"):
+        out = tmp_path / mode
+        for args in (
+            ["report", "summary", "--format", "xlsx", "--as-of", "2026-11-20", "-o",
+             str(out / "summary.xlsx")],
+            ["pack", "--deployment", "kb-search-assistant", "--framework", "owasp-asi-2026",
+             "-o", str(out / "pack.zip")],
+        ):  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-c", WORKBOOK_AND_PACK, mode, *base, *args],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        made[mode] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert made["blocked"] == made["installed"]

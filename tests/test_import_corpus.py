@@ -16,6 +16,7 @@ from click.testing import Result
 from sqlalchemy import Engine, MetaData, select
 
 from compliance.documents import MAX_DOCUMENT_BYTES
+from compliance.evidence import STORE_MARKER
 from tests.conftest import Cli
 
 DATA = Path(__file__).parent / "data"
@@ -54,7 +55,10 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
 
 
 def stored_files(store: Path) -> list[Path]:
-    return sorted(p for p in store.rglob("*") if not p.is_dir()) if store.exists() else []
+    """The evidence files in a store (not its marker file, see store.identity)."""
+    if not store.exists():
+        return []
+    return sorted(p for p in store.rglob("*") if not p.is_dir() and p.name != STORE_MARKER)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from compliance import outfile
 from compliance.errors import ComplianceError, InvalidInput
 from compliance.evidence import EvidenceStore, default_store_dir
-from compliance.store import audit, catalog_store, db
+from compliance.store import audit, catalog_store, db, identity
 from compliance.textsafe import json_text, shown
 
 EXIT_ERROR = 1
@@ -44,10 +44,18 @@ class AppContext:
         return self._engine
 
     def evidence_root(self) -> Path:
-        """The evidence store folder: --evidence-dir, else the default for the database."""
-        return self.evidence_dir or default_store_dir(self.engine)
+        """The evidence store folder: --evidence-dir (or $COMPLIANCE_EVIDENCE_DIR), else beside
+        a SQLite file, else the folder a server database recorded on first use (so that it
+        does not depend on the working directory), else ./evidence-store."""
+        if self.evidence_dir is not None:
+            return self.evidence_dir
+        if self.engine.dialect.name == "sqlite":
+            return default_store_dir(self.engine)
+        return identity.recorded_folder(self.engine) or Path("evidence-store").absolute()
 
     def evidence_store(self) -> EvidenceStore:
+        """The evidence store; the commands that use it check (or, on first use, record) that
+        it is this database's (`store.identity`)."""
         return EvidenceStore(self.evidence_root())
 
     @contextmanager

@@ -12,7 +12,7 @@ from rich.console import Console
 from compliance.cli.context import AppContext, echo_json, fail, handle_errors, pass_app, say
 from compliance.cli.decisions import DateType
 from compliance.pack import PackScope, build_pack, verify_pack
-from compliance.store import catalog_store
+from compliance.store import catalog_store, identity
 
 
 @click.group(invoke_without_command=True)
@@ -93,9 +93,11 @@ def pack(
     console = Console(stderr=True)
     # A read-only snapshot: a long pack never holds up gates, reports or imports.
     with console.status("building the pack") as status, app.read_session() as session:
+        store = app.evidence_store()
+        identity.check(session, store)  # the files must come from this database's store
         manifest = build_pack(
             session,
-            app.evidence_store(),
+            store,
             catalog_store.resolve_policy(session, policy_path),
             PackScope(deployments, frameworks, as_of),
             out,

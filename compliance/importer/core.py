@@ -23,7 +23,7 @@ from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest, media_type
 from compliance.importer.schema import AssessmentDoc
 from compliance.importer.writer import limit_problems, write_batch
-from compliance.store import audit
+from compliance.store import audit, identity
 from compliance.store.catalog_store import current_catalog_ids
 from compliance.store.models import (
     Assessment,
@@ -31,6 +31,8 @@ from compliance.store.models import (
     Check,
     Control,
     Deployment,
+    Evidence,
+    Result,
 )
 from compliance.validation import validate
 
@@ -244,9 +246,52 @@ def _missing_inside(base: Path, name: str) -> bool:
     return not os.path.lexists(base / raw)
 
 
-def _stored(store: EvidenceStore | None, base: Path, name: str, sha256: str) -> FileDigest | None:
-    """The store's blob for a named file that is not there but was imported before."""
-    if store is None or not store.has(sha256) or not _missing_inside(base, name):
+class _Claims:
+    """Which files a deployment's earlier assessments reference, for evidence claimed by hash.
+
+    A file named with its sha256 but not beside the document resolves to the store's copy only
+    when an earlier assessment of the same deployment references that file: a document cannot
+    take another deployment's file into its own assessment (and its pack), nor learn from the
+    answer whether some file is in the store.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[str, set[str]] = {}
+
+    def referenced(self, deployment: str, sha256: str) -> bool:
+        found = self.known.get(deployment)
+        if found is None:
+            found = {
+                sha
+                for sha in self.session.execute(
+                    select(Evidence.sha256)
+                    .join(Result, Result.id == Evidence.result_id)
+                    .join(Assessment, Assessment.id == Result.assessment_id)
+                    .join(Deployment, Deployment.id == Assessment.deployment_id)
+                    .where(Deployment.key == deployment, Evidence.kind == "file")
+                    .distinct()
+                ).scalars()
+                if sha is not None
+            }
+            self.known[deployment] = found
+        return sha256 in found
+
+
+def _stored(
+    store: EvidenceStore | None,
+    base: Path,
+    name: str,
+    sha256: str,
+    claim: Callable[[str], bool] | None = None,
+) -> FileDigest | None:
+    """The store's blob for a named file that is not there but was imported before (for the
+    same deployment, when `claim` says so)."""
+    if store is None or not _missing_inside(base, name):
+        return None
+    if claim is not None and not claim(sha256):
+        return None
+    if not store.has(sha256):
         return None
     size = store.path_for(sha256).stat().st_size
     return FileDigest(sha256, size, media_type(Path(name).name))
@@ -259,8 +304,14 @@ def _prepare_evidence(
     problems: list[Problem],
     store: EvidenceStore | None = None,
     folders: _Folders | None = None,
+    claims: _Claims | None = None,
 ) -> list[list[PreparedEvidence]]:
     out: list[list[PreparedEvidence]] = []
+    dep = doc.deployment.id
+
+    def claim(sha256: str) -> bool:
+        return claims is None or claims.referenced(dep, sha256)
+
     for i, result in enumerate(doc.assessment.results):
         items: list[PreparedEvidence] = []
         for j, ev in enumerate(result.evidence):
@@ -273,7 +324,7 @@ def _prepare_evidence(
             assert ev.file is not None
             where = _inside(base, ev.file, folders)
             if isinstance(where, str) and ev.sha256 is not None:
-                stored = _stored(store, base, ev.file, ev.sha256)
+                stored = _stored(store, base, ev.file, ev.sha256, claim)
                 if stored is not None:
                     items.append(
                         PreparedEvidence(
@@ -282,7 +333,11 @@ def _prepare_evidence(
                     )
                     continue
                 if _missing_inside(base, ev.file):
-                    where += f" and the evidence store has no file with sha256 {ev.sha256}"
+                    # The same words whether or not the store holds such a file.
+                    where += (
+                        f" and no evidence file with sha256 {ev.sha256} was imported before "
+                        f"for deployment {dep}"
+                    )
             if isinstance(where, str):
                 problems.append(Problem(label, f"{loc}.file", where))
                 continue
@@ -363,6 +418,7 @@ def prepare(
     seen: dict[tuple[str, str], str] = {}
     explicit = {p.resolve() for p in paths if p.is_file()}
     folders = _Folders()
+    claims = _Claims(session)
     for path in files:
         label = str(path)
         try:
@@ -389,7 +445,7 @@ def prepare(
             problems.extend(exc.problems)
             continue
         file_problems = list(_check_references(doc, refs, label))
-        evidence = _prepare_evidence(doc, path.parent, label, file_problems, store, folders)
+        evidence = _prepare_evidence(doc, path.parent, label, file_problems, store, folders, claims)
         problems.extend(file_problems)
         if file_problems:
             continue
@@ -472,8 +528,10 @@ def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) 
 
 
 def _import(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
+    identity.check(session, store)  # another database's store must not answer for this one
     refs = _References(session)
     prepared, skipped = prepare(session, paths, refs, store)
+    identity.bind(session, store)  # on first use: the store gets its id, the database records it
     report = ImportReport(skipped=skipped)
     write_batch(session, store, prepared, refs, report)
     return report

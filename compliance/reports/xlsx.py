@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import openpyxl
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell._writer import write_cell  # what the write-only sheet writes cells with
@@ -43,6 +44,7 @@ from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.writer.excel import ExcelWriter
 
 from compliance import outfile
+from compliance.errors import ComplianceError
 from compliance.reports.model import (
     DECISION_ORDER,
     GAP_STATUSES,
@@ -1397,6 +1399,11 @@ def write_workbook(report: dict[str, Any], target: Path | BinaryIO) -> None:
     kind = report.get("kind")
     if kind not in KINDS:
         raise ValueError(f"no Excel layout for a report of kind {kind!r}")
+    if openpyxl.LXML:
+        raise ComplianceError(
+            "openpyxl was loaded with lxml before this package (see compliance/__init__.py): "
+            "its workbooks would not be reproducible; set OPENPYXL_LXML=False before importing it"
+        )
     wb = Workbook(write_only=True)
     stamp = datetime.combine(date.fromisoformat(report["as_of"]), datetime.min.time())
     wb.properties.creator = "compliance"
