@@ -231,6 +231,12 @@ def render_html(report: dict[str, Any], override: Path | None = None) -> str:
         raise ComplianceError(
             f"template {report['kind']}.html includes or extends itself without end"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ComplianceError(f"a template in {override} is not UTF-8 text: {exc}") from None
+    except Exception as exc:  # a template's own expression failed (1 + "a", a range too big)
+        raise ComplianceError(
+            f"template {_template_at_fault(exc, folders)}: {type(exc).__name__}: {exc}"
+        ) from None
     if listing:
         notice = str(escape(overrides_notice(listing)))
         if notice not in html:
