@@ -558,6 +558,10 @@ def test_mutated_and_reshaped_oscal_documents(
 
 CATALOG = mappings_dir() / "catalogs" / "owasp-asi-2026.yaml"
 POLICY = mappings_dir() / "policy.yaml"
+# The baseline under an id of its own: a file claiming the baseline's id and version with other
+# content is refused outright (catalog_store.refuse_baseline_impostor), which mutations of the
+# baseline itself would almost always be.
+OWN_POLICY = POLICY.read_bytes().replace(b"id: baseline-policy", b"id: fuzzed-policy", 1)
 ORG_CATALOG = b"""\
 schema: compliance-catalog/1
 framework: {id: acme-ai-policy, name: ACME AI policy, version: "1"}
@@ -643,7 +647,7 @@ def test_mutated_organisation_catalogs_and_policies_through_the_cli(
                 assert oracle.snapshot() == before
         else:
             path = tmp_path / name(".yaml")
-            path.write_bytes(data.draw(mutations(POLICY.read_bytes())))
+            path.write_bytes(data.draw(mutations(OWN_POLICY)))
             started = time.monotonic()
             result = oracle.run("gate", "kb-search-assistant", "--policy", str(path))
             assert time.monotonic() - started < HANG_GUARD
@@ -952,10 +956,16 @@ TEMPLATE_REACHES = [
     "url_for.__globals__",
     "undefined_name",
     "report.no_such_key",
+]
+TEMPLATE_PLAIN = [
     "report.kind",
     "report.title|upper",
+    "report.deployment.name",
+    "report.decision.blockers|length",
     "range(3)|list",
     "'text'|length",
+    "'%.2f'|format(0.5)",
+    "'{{}}-{{}}'.format('a', 1)",
     "logo",
     "overrides_notice",
 ]
@@ -1005,7 +1015,7 @@ def test_hostile_template_overrides_stay_in_the_sandbox(
     @fuzz_settings(EXAMPLES)
     @given(
         shape=st.sampled_from(TEMPLATE_SHAPES),
-        reach=st.sampled_from(TEMPLATE_REACHES),
+        reach=st.sampled_from(TEMPLATE_REACHES) | st.sampled_from(TEMPLATE_PLAIN),
         target=st.sampled_from(["gap.html", "base.html", "_macros.html"]),
         tail=st.text(CHARS, max_size=20),
     )
