@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -570,6 +571,18 @@ def test_text_from_data_reaches_the_terminal_escaped(run: Cli, tmp_path: Path) -
     assert rows[0]["name"] == SPOOF
     raw = run("deployments", "--json").output
     assert "\u202e" not in raw and "\\u202e" in raw
+
+
+def test_the_command_line_prints_through_one_helper() -> None:
+    """Every line a command prints goes through context.say (or echo_json): no other printing
+    in compliance/cli, so text from data cannot reach the terminal unescaped."""
+    for path in sorted((ROOT / "compliance" / "cli").glob("*.py")):
+        if path.name == "context.py":
+            continue
+        source = path.read_text()
+        for raw in ("click.echo(", "click.secho(", "sys.stdout", "sys.stderr"):
+            assert raw not in source, f"{path.name} prints with {raw}"
+        assert not re.search(r"(?<![\w.])print\(", source), f"{path.name} calls print()"
 
 
 def test_audit_log_escapes_an_actor_stored_with_control_characters(
