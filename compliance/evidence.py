@@ -60,7 +60,8 @@ def media_type(name: str) -> str:
 
 
 def default_store_dir(engine: Engine) -> Path:
-    """Beside the SQLite database file; for a server database, ./evidence-store."""
+    """Beside the SQLite database file; for a server database, ./evidence-store (the command
+    line uses the folder the database recorded instead, see `store.identity`)."""
     env = os.environ.get("COMPLIANCE_EVIDENCE_DIR")
     if env:
         return Path(env)
@@ -107,8 +108,12 @@ INCOMING_PREFIX = ".incoming-"
 _HEX = re.compile(r"[0-9a-f]+")
 
 
+STORE_MARKER = ".compliance-store"
+_MARKER_FORMAT = "compliance-evidence-store/1"
+
+
 class EvidenceStore:
-    """Files stored under `root/ab/cdef...` by their SHA-256.
+    """Files stored under `root/ab/cdef...` by their SHA-256, and a marker file naming the store.
 
     A stored file is trusted only once it has been hashed again: `put` replaces a copy that no
     longer hashes to its name, and `read_verified` refuses one.
@@ -118,6 +123,45 @@ class EvidenceStore:
         self.root = root
         self._intact: set[str] = set()  # hashed again by this object and found whole
         self.restored: list[str] = []  # altered copies `put` replaced
+
+    def store_id(self) -> str | None:
+        """The store's random id (its marker file), or None when it has none yet."""
+        try:
+            with open(os.path.join(self.root, STORE_MARKER), "rb") as fh:
+                text = fh.read(4096).decode("ascii", "replace")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise ComplianceError(f"cannot read the evidence store {self.root}: {exc}") from None
+        lines = text.split()
+        if len(lines) != 2 or lines[0] != _MARKER_FORMAT or len(lines[1]) != 32:
+            raise ComplianceError(
+                f"{os.path.join(self.root, STORE_MARKER)} is not an evidence store marker"
+            )
+        return lines[1]
+
+    def ensure_store_id(self) -> str:
+        """The store's id, given it now (folder and marker made) if it has none."""
+        found = self.store_id()
+        if found is not None:
+            return found
+        new = os.urandom(16).hex()
+        fd, tmp_name = _incoming(str(self.root))
+        try:
+            with open(fd, "w", encoding="ascii") as fh:
+                fh.write(f"{_MARKER_FORMAT}\n{new}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp_name, 0o444)
+            # A link appears whole or not at all and never replaces a marker already there.
+            os.link(tmp_name, os.path.join(self.root, STORE_MARKER))
+        except FileExistsError:  # another process gave the store its id first
+            found = self.store_id()
+            assert found is not None
+            return found
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+        return new
 
     def _place(self, sha256: str) -> tuple[str, str]:
         """(folder, file) of a blob, as plain strings: `put` runs once per evidence file."""

@@ -26,12 +26,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import __version__, sshsig, zipread
+from compliance import __version__, outfile, sshsig, zipread
 from compliance.dates import generated_at, stamp
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
 from compliance.policy import LoadedPolicy
-from compliance.reports import model
+from compliance.reports import model, render
 from compliance.reports.batch import RenderJob, render_all
 from compliance.store import audit
 from compliance.store.models import (
@@ -246,6 +246,7 @@ def _collect_entries(
             f"unknown framework(s) for this scope: {', '.join(unknown)} (known: {', '.join(framework_ids)})"
         )
     deployments = [d.key for d, _a, _p in pairs]
+    template_overrides = render.overrides(templates)  # refuses a folder with links out of it
     entries: list[_Entry] = []
     taken: set[str] = set()
 
@@ -383,8 +384,22 @@ def _collect_entries(
             path=policy_path,
         ),
         evidence=evidence_index,
+        template_overrides=template_overrides,
     )
     return entries, meta
+
+
+def _overrides_note(listing: list[dict[str, Any]]) -> str:
+    """What VERIFY.txt says about reports rendered with templates other than the built-in ones."""
+    if not listing:
+        return ""
+    lines = "".join(f"   {f['sha256']}  {f['name']} ({f['size']} bytes)\n" for f in listing)
+    return (
+        "\nNOTE: the reports in this pack were rendered with custom templates (--templates), "
+        "not only the tool's built-in ones: their layout and wording are not the tool's own. "
+        "Compare what they say with the data in this pack. The files used "
+        "(also under template_overrides in manifest.json):\n" + lines
+    )
 
 
 def build_pack(
@@ -397,14 +412,20 @@ def build_pack(
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
     sign_with: sshsig.SigningKey | None = None,
+    guard: outfile.Protected | None = None,
+    on_built: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Write the pack to `out` (atomically), record a `pack.build` event in the session's
-    transaction and return the manifest; reports are rendered by `workers` processes.
+    """Write the pack to `out` (through `outfile.replacing`, refusing what `guard` protects) and
+    return the manifest; reports are rendered by `workers` processes.
 
     Every evidence file is hashed as it is read and must match its record: any missing or
     altered one fails the build, naming each, before anything is written. With `sign_with`,
-    SHA256SUMS is signed (SHA256SUMS.sig).
+    SHA256SUMS is signed (SHA256SUMS.sig). `on_built` receives the detail of the `pack.build`
+    audit event once the zip is complete and before it takes its name: the caller records the
+    event (in a short write transaction of its own), and if that fails no pack is left.
     """
+    if guard is not None:
+        guard.check(out)  # before the work, not only at the end
     entries, meta = _collect_entries(
         session, store, policy, scope, templates, progress or (lambda _m: None), workers
     )
@@ -458,7 +479,9 @@ def build_pack(
     manifest_bytes = (
         json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     ).encode()
-    verify_bytes = verify_text(head, signer).encode()
+    verify_bytes = (
+        verify_text(head, signer) + _overrides_note(meta["template_overrides"])
+    ).encode()
     extra = {MANIFEST: manifest_bytes, VERIFY_TEXT: verify_bytes}
     sums = [(f["path"], f["sha256"]) for f in files]
     sums += [(name, hashlib.sha256(data).hexdigest()) for name, data in extra.items()]
@@ -470,10 +493,8 @@ def build_pack(
     if sign_with is not None:
         unsigned[SIGNATURE] = sshsig.sign(checksums, sign_with, SSHSIG_NAMESPACE)
     expected = dict(sums)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with outfile.replacing(out, guard) as fh:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             payload = {e.path: e for e in entries}
             for name in sorted([*payload, *extra, *unsigned]):
                 info = zipfile.ZipInfo(name, date_time=entry_time)
@@ -487,24 +508,19 @@ def build_pack(
                 else:
                     data = unsigned[name] if name in unsigned else extra[name]
                 zf.writestr(info, data)
-        audit.record(
-            session,
-            "pack.build",
-            out.name,
-            {
-                "sha256sums": hashlib.sha256(checksums).hexdigest(),
-                "data_head": dict(events=head.events, hash=head.hash) if head else None,
-                "as_of": meta["as_of"],
-                "deployments": meta["scope"]["deployments"],
-                "frameworks": meta["scope"]["frameworks"],
-                "files": len(files) + len(extra),
-                "signed_by": signer.fingerprint if signer else None,
-                "tool_version": __version__,
-            },
-        )
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        if on_built is not None:
+            on_built(
+                {
+                    "sha256sums": hashlib.sha256(checksums).hexdigest(),
+                    "data_head": dict(events=head.events, hash=head.hash) if head else None,
+                    "as_of": meta["as_of"],
+                    "deployments": meta["scope"]["deployments"],
+                    "frameworks": meta["scope"]["frameworks"],
+                    "files": len(files) + len(extra),
+                    "signed_by": signer.fingerprint if signer else None,
+                    "tool_version": __version__,
+                }
+            )
     return manifest
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine, text
 
+from compliance.evidence import STORE_MARKER
 from compliance.resources import mappings_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,7 +245,7 @@ def check_store(engine: Engine, store: Path, prefix: str | None = None) -> Store
     blobs, incoming = set(), 0
     if store.exists():
         for p in store.rglob("*"):
-            if p.is_dir():
+            if p.is_dir() or p.name == STORE_MARKER:
                 continue
             if p.name.startswith("."):
                 incoming += 1

@@ -8,13 +8,21 @@ Targets (each with hypothesis; derandomized in `make test` so a run is reproduci
 - byte-level mutations (bit flips, inserted, deleted and duplicated bytes, inserted YAML/JSON
   tokens, truncation) of the example assessment files, of a catalog file, of the policy file,
   of an exported OSCAL document (and structural perturbations of its JSON), and of an audit pack;
-- hostile text in every free-text field of an assessment, rendered as HTML and Excel.
+- hostile text in every free-text field of an assessment, rendered as HTML and Excel;
+- override templates (--templates) built from hostile Jinja expressions (Python internals,
+  mutation of the data, huge ranges, self-inclusion, broken syntax), rendered in the sandbox;
+- output paths (`-o`): ordinary, odd, through links, over planted temporary names, and onto the
+  database, its side files and the evidence store;
+- every text field at, just under and over its column's length, $COMPLIANCE_ACTOR included.
 
 Properties: the command line exits 0 or 1 (the gate's 3 and 4 too), never with a traceback;
 a refused import names its problems and leaves the database and the evidence store exactly as
 they were; every input completes within a generous bound (a hang guard, not a benchmark);
 pack verification either reports findings or succeeds only when every file's content is the
-original's; report text never becomes markup, CSS, SVG or a spreadsheet formula. The worst
+original's; report text never becomes markup, CSS, SVG or a spreadsheet formula; a template
+either renders without showing Python internals or is refused naming itself, and runs nothing;
+an output is written exactly where named or refused, and nothing else changes; a value over
+its column's length is refused with its place on both backends, one that fits is stored. The worst
 inputs within the documented limits are run in a subprocess whose time and peak memory are
 measured.
 """
@@ -48,7 +56,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from compliance import catalogs, policy
 from compliance.documents import MAX_ALIASES, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_NODES
-from compliance.errors import InvalidInput
+from compliance.errors import ComplianceError, InvalidInput
 from compliance.pack import verify_pack
 from compliance.reports import model, render, xlsx
 from compliance.resources import mappings_dir
@@ -552,6 +560,10 @@ def test_mutated_and_reshaped_oscal_documents(
 
 CATALOG = mappings_dir() / "catalogs" / "owasp-asi-2026.yaml"
 POLICY = mappings_dir() / "policy.yaml"
+# The baseline under an id of its own: a file claiming the baseline's id and version with other
+# content is refused outright (catalog_store.refuse_baseline_impostor), which mutations of the
+# baseline itself would almost always be.
+OWN_POLICY = POLICY.read_bytes().replace(b"id: baseline-policy", b"id: fuzzed-policy", 1)
 ORG_CATALOG = b"""\
 schema: compliance-catalog/1
 framework: {id: acme-ai-policy, name: ACME AI policy, version: "1"}
@@ -637,7 +649,7 @@ def test_mutated_organisation_catalogs_and_policies_through_the_cli(
                 assert oracle.snapshot() == before
         else:
             path = tmp_path / name(".yaml")
-            path.write_bytes(data.draw(mutations(POLICY.read_bytes())))
+            path.write_bytes(data.draw(mutations(OWN_POLICY)))
             started = time.monotonic()
             result = oracle.run("gate", "kb-search-assistant", "--policy", str(path))
             assert time.monotonic() - started < HANG_GUARD
@@ -915,6 +927,292 @@ def test_spreadsheet_text_never_becomes_a_formula(text: str, tmp_path_factory: A
     cell = load_workbook(path)["T"]["A2"]
     assert cell.data_type == "s", (text, cell.value)
     assert not str(cell.value).startswith("=") or cell.quotePrefix
+
+
+# ------------------------------------------------------------------------------------------
+# Templates: an override (--templates) runs in the sandbox, whatever it holds
+
+# Expressions a hostile template tries, and ordinary ones around them.
+TEMPLATE_REACHES = [
+    "cycler.__init__.__globals__.os.popen('touch {marker}').read()",
+    "joiner.__init__.__globals__['os'].system('touch {marker}')",
+    "namespace.__init__.__globals__",
+    "lipsum.__globals__['os'].popen('touch {marker}')",
+    "self.__init__.__globals__.__builtins__",
+    "self._TemplateReference__context",
+    "''.__class__.__mro__[1].__subclasses__()",
+    "().__class__.__base__.__subclasses__()",
+    "report.__class__",
+    "report|attr('__class__')",
+    "report.items.__self__.__class__",
+    "'{{0.__class__}}'.format(report)",
+    "'%s'|format(report.__class__)",
+    "report.update({{'kind': 'x'}})",
+    "report.pop('kind')",
+    "report.setdefault('x', 1)",
+    "[].append(1)",
+    "range(10 ** 9)|list|length",
+    "config",
+    "request",
+    "get_flashed_messages()",
+    "url_for.__globals__",
+    "undefined_name",
+    "report.no_such_key",
+]
+TEMPLATE_PLAIN = [
+    "report.kind",
+    "report.title|upper",
+    "report.deployment.name",
+    "report.decision.blockers|length",
+    "range(3)|list",
+    "'text'|length",
+    "'%.2f'|format(0.5)",
+    "'{{}}-{{}}'.format('a', 1)",
+    "logo",
+    "overrides_notice",
+]
+TEMPLATE_SHAPES = [
+    "{{{{ {e} }}}}",
+    "{{% set x = {e} %}}{{{{ x }}}}",
+    "{{% for i in range(2) %}}{{{{ {e} }}}}{{% endfor %}}",
+    "{{% if {e} %}}yes{{% endif %}}",
+    '{{% extends "base.html" %}}{{% block body %}}{{{{ {e} }}}}{{% endblock %}}',
+    '{{% include "gap.html" %}}',
+    '{{% import "_macros.html" as m %}}{{{{ {e} }}}}',
+    "{{{{ {e}",
+    "{{% for %}}",
+]
+INTERNALS = ("<class ", "<function ", "<built-in", "<module ", "<bound method", "<frame ")
+
+
+@pytest.fixture(scope="module")
+def gap_model(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> dict[str, Any]:
+    """One gap report's view model (rendering it does not touch a database)."""
+    folder = tmp_path_factory.mktemp("model")
+    shutil.copyfile(sqlite_template, folder / "compliance.db")
+    url = f"sqlite:///{folder / 'compliance.db'}"
+    assert (
+        Cli(url, folder / "store")("import", str(EXAMPLE_DIR / "kb-search-assistant")).exit_code
+        == 0
+    )
+    engine = db.make_engine(url)
+    try:
+        with db.snapshot(engine) as s:
+            return model.gap_report(
+                s, "kb-search-assistant", None, None, catalog_store.current_policy(s)
+            )
+    finally:
+        engine.dispose()
+
+
+def test_hostile_template_overrides_stay_in_the_sandbox(
+    gap_model: dict[str, Any], tmp_path: Path
+) -> None:
+    """Override templates built from hostile expressions: rendering succeeds without showing
+    any Python internals, or fails with a ComplianceError naming the template; nothing runs."""
+    marker = tmp_path / "ran"
+    name = Names()
+    stats: Counter[str] = Counter()
+
+    @fuzz_settings(EXAMPLES)
+    @given(
+        shape=st.sampled_from(TEMPLATE_SHAPES),
+        reach=st.sampled_from(TEMPLATE_REACHES) | st.sampled_from(TEMPLATE_PLAIN),
+        target=st.sampled_from(["gap.html", "base.html", "_macros.html"]),
+        tail=st.text(CHARS, max_size=20),
+    )
+    def one(shape: str, reach: str, target: str, tail: str) -> None:
+        folder = tmp_path / name("")
+        folder.mkdir()
+        source = shape.format(e=reach.format(marker=marker)) + tail
+        (folder / target).write_text(source, encoding="utf-8", errors="surrogatepass")
+        started = time.monotonic()
+        try:
+            html = render.render_html(gap_model, folder)
+            assert not any(mark in html for mark in INTERNALS), (source, html[:2000])
+            assert "custom templates: " in html
+            stats["rendered"] += 1
+        except ComplianceError as exc:
+            assert str(exc).startswith(("template ", "templates folder ")), exc
+            stats["refused"] += 1
+        assert time.monotonic() - started < HANG_GUARD
+        assert not marker.exists(), source
+        assert gap_model["kind"] == "gap"  # the model is not changed by a template
+
+    one()
+    record_figures("fuzz-templates", {"inputs": sum(stats.values()), **stats})
+
+
+# ------------------------------------------------------------------------------------------
+# Output paths: `-o` never replaces what it must not, never follows a planted link
+
+
+def _output_targets(run: Cli, base: Path) -> dict[str, tuple[Path, bool]]:
+    """Named output paths, each with whether writing there is allowed."""
+    blob = next(p for p in run.evidence.rglob("*") if p.is_file() and p.parent != run.evidence)
+    victim = base / "victim.txt"
+    out: dict[str, tuple[Path, bool]] = {
+        "new file": (base / "new.json", True),
+        "new file in new folders": (base / "a" / "b" / "new.json", True),
+        "existing file": (base / "existing.json", True),
+        "odd name": (base / "spa ce\nline é 👩‍💻.json", True),
+        "link to a file elsewhere": (base / "link.json", True),
+        "dangling link": (base / "dangling.json", True),
+        "planted temporary names": (base / "planted" / "out.json", True),
+        "a blob": (blob, False),
+        "into the store": (run.evidence / "x.json", False),
+        "into the store, new folder": (run.evidence / "zz" / "x.json", False),
+        "link into the store": (base / "to-store.json", False),
+        "a folder": (base, False),
+    }
+    victim.write_text("precious")
+    (base / "existing.json").write_text("old")
+    for link, to in (("link.json", victim), ("dangling.json", base / "nowhere"),
+                     ("to-store.json", blob)):  # fmt: skip
+        if not (base / link).is_symlink():
+            os.symlink(to, base / link)
+    (base / "planted").mkdir(exist_ok=True)
+    for planted in (".out.json.partial", ".out.json.tmp"):
+        if not (base / "planted" / planted).is_symlink():
+            os.symlink(victim, base / "planted" / planted)
+    if run.url.startswith("sqlite:///"):
+        database = Path(run.url.removeprefix("sqlite:///"))
+        out["the database"] = (database, False)
+        for suffix in ("-wal", "-shm", "-journal"):
+            out[f"the database{suffix}"] = (database.with_name(database.name + suffix), False)
+        if not (base / "to-db").is_symlink():
+            os.symlink(database, base / "to-db")
+        out["link to the database"] = (base / "to-db", False)
+    return out
+
+
+def test_output_paths(backend: str, run: Cli, engine: Engine, tmp_path: Path) -> None:
+    """`export oscal -o` to paths drawn from the ordinary, the odd and the protected: it
+    writes exactly the target (a link there is replaced, not followed) or refuses; the
+    database, the store and every other file are unchanged; no temporary file is left."""
+    from tests.test_import_corpus import snapshot
+
+    assert run("import", str(EXAMPLE_DIR / "kb-search-assistant")).exit_code == 0
+    base = tmp_path / "out"
+    base.mkdir()
+    targets = _output_targets(run, base)
+    rows, blobs = snapshot(engine), store_files(run.evidence)
+    victim = base / "victim.txt"
+    stats: Counter[str] = Counter()
+
+    @fuzz_settings(max(EXAMPLES // 4, len(targets)))
+    @given(which=st.sampled_from(sorted(targets)))
+    def one(which: str) -> None:
+        target, allowed = targets[which]
+        result = run("export", "oscal", "kb-search-assistant", "-o", str(target))
+        assert "Traceback" not in result.output
+        if allowed:
+            assert result.exit_code == 0, (which, result.output)
+            assert not target.is_symlink() and json.loads(target.read_text())["assessment-results"]
+            stats["written"] += 1
+        else:
+            assert result.exit_code in (1, 2), (which, result.output)
+            assert "refusing to write" in result.output or "is a directory" in result.output
+            stats["refused"] += 1
+        assert victim.read_text() == "precious", which
+        assert snapshot(engine) == rows and store_files(run.evidence) == blobs, which
+        leftovers = [p for p in base.rglob(".*") if not p.is_symlink()]
+        assert leftovers == [], (which, leftovers)
+
+    one()
+    record_figures(f"fuzz-output-paths-{backend}", {"inputs": sum(stats.values()), **stats})
+
+
+# ------------------------------------------------------------------------------------------
+# Limits: every text field at, just under and over its column's length, on both backends
+
+# (where the text goes in an assessment file, the table and column it is stored in)
+LIMITED_FIELDS = [
+    ("deployment.id", "deployments", "key"),
+    ("deployment.name", "deployments", "name"),
+    ("deployment.owner", "deployments", "owner"),
+    ("deployment.environment", "deployments", "environment"),
+    ("deployment.business_process", "deployments", "business_process"),
+    ("deployment.model.name", "assessments", "model_name"),
+    ("deployment.model.version", "assessments", "model_version"),
+    ("deployment.identity.workload_identity", "assessments", "workload_identity"),
+    ("deployment.audit.logging", "assessments", "audit_logging"),
+    ("deployment.model.safety_scores[0].benchmark", "safety_scores", "benchmark"),
+    ("deployment.model.safety_scores[0].version", "safety_scores", "version"),
+    ("assessment.id", "assessments", "key"),
+    ("assessment.assessor", "assessments", "assessor"),
+    ("assessment.acceptances[0].approved_by", "risk_acceptances", "approved_by"),
+    ("assessment.results[1].evidence[0].url", "evidence", "url"),
+    ("COMPLIANCE_ACTOR", "audit_events", "actor"),
+]
+
+
+def _set(doc: dict[str, Any], place: str, value: Any) -> None:
+    parts = [int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", place) if p]
+    target: Any = doc
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = value
+
+
+def test_text_at_and_over_every_limit(
+    backend: str, oracle: ImportOracle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value of the column's length imports; one character more is refused before the
+    database, with its file and place, on both backends (never a raw SQL error)."""
+    from compliance import limits
+
+    name = Names()
+    stats: Counter[str] = Counter()
+
+    @fuzz_settings(max(EXAMPLES // 2, len(LIMITED_FIELDS) * 2))
+    @given(
+        field=st.sampled_from(LIMITED_FIELDS),
+        delta=st.sampled_from([-1, 0, 0, 1, 1]) | st.integers(2, 5_000),
+        char=st.sampled_from(["a", "Z", "7", "é", "漢", "👩"]),
+    )
+    def one(field: tuple[str, str, str], delta: int, char: str) -> None:
+        place, table, column = field
+        limit = limits.max_length(table, column)
+        assert limit is not None, field
+        length = limit + delta
+        text = char * length
+        if place.endswith(".url"):
+            text = ("https://e.example/" + char * length)[:length]
+        if place.endswith(("deployment.id", "assessment.id")):
+            text = text.replace(char, "a") if not char.isascii() or not char.isalnum() else text
+        doc = factories.assessment_doc(
+            deployment_overrides={"id": name("").replace("input", "limit")},
+            acceptances=[
+                {
+                    "check": "GOV-01",
+                    "approved_by": "x",
+                    "justification": "y",
+                    "expires": "2027-01-31",
+                }
+            ],
+        )
+        doc["assessment"]["results"][1]["evidence"] = [{"url": "https://e.example/x"}]
+        doc["assessment"]["id"] = name("")
+        if place == "COMPLIANCE_ACTOR":
+            monkeypatch.setenv("COMPLIANCE_ACTOR", text)
+        else:
+            monkeypatch.delenv("COMPLIANCE_ACTOR", raising=False)
+            _set(doc, place, text)
+        path = factories.write(tmp_path / name(""), doc)
+        result = oracle("import", str(path))
+        assert "[SQL:" not in result.output
+        if length <= limit:
+            assert result.exit_code == 0, (field, length, result.output[-2000:])
+            stats["imported"] += 1
+        else:
+            assert result.exit_code == 1, (field, length, result.output[-2000:])
+            where = "COMPLIANCE_ACTOR" if place == "COMPLIANCE_ACTOR" else f"{path}: {place}"
+            assert where in result.output, (field, result.output[-2000:])
+            stats["refused"] += 1
+
+    one()
+    record_figures(f"fuzz-limits-{backend}", {"inputs": sum(stats.values()), **stats})
 
 
 # ------------------------------------------------------------------------------------------

@@ -604,6 +604,7 @@ def test_gate_with_replacement_policy(run, tmp_path: Path) -> None:  # type: ign
         == 0
     )
     policy = yaml.safe_load((mappings_dir() / "policy.yaml").read_text())
+    policy["id"] = "strict-policy"  # the baseline's own id and version are refused (test_hardening)
     policy["tiers"][0]["requires"].append("SEC-01")
     path = tmp_path / "strict.yaml"
     path.write_text(yaml.safe_dump(policy))

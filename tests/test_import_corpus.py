@@ -16,12 +16,17 @@ from click.testing import Result
 from sqlalchemy import Engine, MetaData, select
 
 from compliance.documents import MAX_DOCUMENT_BYTES
+from compliance.evidence import STORE_MARKER
 from tests.conftest import Cli
 
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"
 GOOD = DATA / "good"
 CASES: list[dict[str, Any]] = yaml.safe_load((BAD / "CASES.yaml").read_text(encoding="utf-8"))
+# Cases that are a folder given with --catalog-dir (an organisation's catalog, mapping or policy
+# files) while good files are imported, rather than a file to import.
+CATALOG_DIR = {c["path"] for c in CASES if c.get("setup") == "catalog-dir"}
+IMPORTED = [c for c in CASES if c["path"] not in CATALOG_DIR]
 GOOD_FILES = sorted(
     p.relative_to(GOOD).as_posix() for p in GOOD.glob("*/*") if p.suffix in {".yaml", ".json"}
 )
@@ -50,7 +55,10 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
 
 
 def stored_files(store: Path) -> list[Path]:
-    return sorted(p for p in store.rglob("*") if not p.is_dir()) if store.exists() else []
+    """The evidence files in a store (not its marker file, see store.identity)."""
+    if not store.exists():
+        return []
+    return sorted(p for p in store.rglob("*") if not p.is_dir() and p.name != STORE_MARKER)
 
 
 @pytest.fixture
@@ -68,6 +76,12 @@ def corpus(tmp_path: Path) -> Path:
         elif setup == "oversize":
             with target.open("wb") as fh:
                 fh.truncate(MAX_DOCUMENT_BYTES + 1)
+        elif setup == "long-path":
+            deep = target.joinpath(*(c * 200 for c in "abcde"))
+            deep.mkdir(parents=True)
+            (target / "assessment.yaml").rename(deep / "assessment.yaml")
+        elif setup == "catalog-dir":
+            assert target.is_dir(), f"{case['path']} is listed in CASES.yaml but missing"
         else:
             assert setup is None, f"unknown setup {setup!r} in CASES.yaml"
             assert target.exists(), f"{case['path']} is listed in CASES.yaml but missing"
@@ -110,7 +124,10 @@ def test_bad_case_is_refused_and_writes_nothing(
     path = corpus / case["path"]
     before = snapshot(engine)
     started = time.monotonic()
-    result = run("import", str(path))
+    if case["path"] in CATALOG_DIR:
+        result = run("import", str(GOOD), catalog_dirs=(path,))
+    else:
+        result = run("import", str(path))
     elapsed = time.monotonic() - started
 
     assert_refused(result)
@@ -133,7 +150,7 @@ def test_bad_case_is_refused_and_writes_nothing(
 def test_good_files_with_every_bad_case_write_nothing(
     with_crashing: bool, corpus: Path, run: Cli, engine: Engine
 ) -> None:
-    cases = [c for c in CASES if with_crashing or c["path"] not in CRASHING]
+    cases = [c for c in IMPORTED if with_crashing or c["path"] not in CRASHING]
     before = snapshot(engine)
     result = run("import", str(GOOD), *(str(corpus / c["path"]) for c in cases))
 
@@ -150,8 +167,22 @@ def test_good_files_with_every_bad_case_write_nothing(
     assert stored_files(run.evidence) == []
 
 
+def test_good_files_with_every_bad_catalog_folder_write_nothing(
+    corpus: Path, run: Cli, engine: Engine
+) -> None:
+    cases = [c for c in CASES if c["path"] in CATALOG_DIR]
+    before = snapshot(engine)
+    result = run("import", str(GOOD), catalog_dirs=tuple(corpus / c["path"] for c in cases))
+
+    assert_refused(result)
+    missing = [c["path"] for c in cases if not problem_line(result, corpus / c["path"], c)]
+    assert missing == [], f"no expected problem reported for {missing}:\n{result.output}"
+    assert snapshot(engine) == before
+    assert stored_files(run.evidence) == []
+
+
 def test_good_files_import_after_a_failed_import(corpus: Path, run: Cli, engine: Engine) -> None:
-    bad = [str(corpus / c["path"]) for c in CASES if c["path"] not in CRASHING]
+    bad = [str(corpus / c["path"]) for c in IMPORTED if c["path"] not in CRASHING]
     before = snapshot(engine)
     assert run("import", str(GOOD), *bad).exit_code == 1
 

@@ -97,11 +97,11 @@ def read(engine: Engine, meta: MetaData, columns: dict[str, list[str]] | None = 
 
 def older_form(table: str, row: dict[str, Any], dst: MetaData) -> dict[str, Any]:
     """A row of the head schema as a database at an older revision can hold it."""
-    if table == "mappings" and "nature" not in dst.tables["controls"].c:
-        # Before 0002, a link to a threat had no `mitigates`; the downgrade reads it as
-        # `intersects`, and 0002 makes it `mitigates` again.
-        if row.get("relationship") == "mitigates":
-            row = dict(row, relationship="intersects")
+    # Before 0002, a link to a threat had no `mitigates`; the downgrade reads it as
+    # `intersects`, and 0002 makes it `mitigates` again.
+    older = table == "mappings" and "nature" not in dst.tables["controls"].c
+    if older and row.get("relationship") == "mitigates":
+        row = dict(row, relationship="intersects")
     return row
 
 

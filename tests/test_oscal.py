@@ -6,6 +6,7 @@ import base64
 import copy
 import hashlib
 import json
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,6 +184,11 @@ def _gate(run: Cli, deployment: str) -> tuple[int, dict[str, Any]]:
     data = json.loads(result.output)
     data.pop("deployment")
     return result.exit_code, data
+
+
+def _evidence_beside(document: Path, source: Path) -> None:
+    """Copy the evidence folder of the assessment the document came from beside the document."""
+    shutil.copytree(source / "evidence", document.parent / "evidence", dirs_exist_ok=True)
 
 
 def _count(url: str, model: Any) -> int:
@@ -369,10 +375,17 @@ def test_export_help_has_an_example(run: Cli) -> None:
 def test_round_trip_into_a_second_database(
     run: Cli, exported: Path, second: str, tmp_path: Path
 ) -> None:
-    other = Cli(second, run.evidence)  # same evidence store: files are found by their hash
+    other = Cli(second, run.evidence)  # the same evidence store
+    # By hash alone, a file resolves only for a deployment that referenced it before: in the
+    # second database, test-agent has no evidence yet.
+    refused = other("import", str(exported))
+    assert refused.exit_code == 1, refused.output
+    assert "was imported before for deployment test-agent" in refused.output
+    assert _count(second, Assessment) == 0
+    _evidence_beside(exported, exported.parent.parent / "src")
     result = other("import", str(exported))
     assert result.exit_code == 0, result.output
-    assert "1 imported" in result.output and "0 evidence file(s) stored" in result.output
+    assert "1 imported" in result.output and "3 evidence file(s) stored" in result.output
     assert _snapshot(second, "test-agent") == _snapshot(run.url, "test-agent")
     assert _gate(other, "test-agent") == _gate(run, "test-agent")
     assert _gate(run, "test-agent")[1]["decision"] == "BLOCK"  # audit undefined, GOV-02 failed
@@ -396,7 +409,17 @@ def test_round_trip_under_another_deployment_id(run: Cli, exported: Path, tmp_pa
     block["id"] = "test-agent-copy"
     resource["base64"]["value"] = base64.b64encode(json.dumps(block).encode()).decode()
     ar["metadata"]["props"][0]["value"] = "test-agent-copy"
-    result = run("import", str(_write(tmp_path / "copy" / "copy.json", doc)))
+    path = _write(tmp_path / "copy" / "copy.json", doc)
+    # By hash alone, another deployment's files are not this one's (nor a way to probe the store).
+    refused = run("import", str(path))
+    assert refused.exit_code == 1, refused.output
+    sha = hashlib.sha256(MANIFEST).hexdigest()
+    assert (
+        f"evidence file 'evidence/manifest.json' does not exist (looked in {path.parent}) and no "
+        f"evidence file with sha256 {sha} was imported before for deployment test-agent-copy"
+    ) in refused.output
+    _evidence_beside(path, exported.parent.parent / "src")
+    result = run("import", str(path))
     assert result.exit_code == 0, result.output
     assert _snapshot(run.url, "test-agent-copy") == _snapshot(run.url, "test-agent")
     assert _gate(run, "test-agent-copy") == _gate(run, "test-agent")
@@ -459,7 +482,8 @@ def test_evidence_missing_everywhere_is_refused(
     sha = hashlib.sha256(MANIFEST).hexdigest()
     assert (
         "rlinks[0].href: evidence file 'evidence/manifest.json' does not exist "
-        f"(looked in {exported.parent}) and the evidence store has no file with sha256 {sha}"
+        f"(looked in {exported.parent}) and no evidence file with sha256 {sha} was imported "
+        "before for deployment test-agent"
     ) in result.output
     assert _count(second, Assessment) == 0
 
@@ -741,6 +765,7 @@ def test_folder_walk_imports_oscal_documents(
     folder.mkdir()
     (folder / "ar.json").write_bytes(exported.read_bytes())
     (folder / "other.json").write_text('{"catalog": {"uuid": "x"}}')
+    _evidence_beside(folder / "ar.json", exported.parent.parent / "src")
     other = Cli(second, run.evidence)
     result = other("import", str(folder))
     assert result.exit_code == 0, result.output
@@ -761,7 +786,8 @@ def test_cli_round_trip_of_the_examples(
         ("kb-search-assistant", None),
         ("platform-ops-agent", None),
     ]:
-        out = tmp_path / "oscal" / f"{deployment}-{assessment}.json"
+        out = tmp_path / "oscal" / f"{deployment}-{assessment}" / "results.json"
+        _evidence_beside(out, examples / deployment)  # a new database has none of the files
         args = ["export", "oscal", deployment, "-o", str(out)]
         if assessment:
             args += ["--assessment", assessment]

@@ -8,7 +8,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.store import audit as audit_store
 from compliance.store import integrity
 from compliance.store.models import AuditEvent
@@ -31,7 +31,7 @@ def log(app: AppContext, limit: int, as_json: bool) -> None:
     Example:
       compliance audit log --limit 20
     """
-    with app.session(sync=False) as session:
+    with app.read_session(sync=False) as session:
         q = select(AuditEvent).order_by(AuditEvent.id.desc())
         if limit > 0:
             q = q.limit(limit)
@@ -53,13 +53,13 @@ def log(app: AppContext, limit: int, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(
+        say(
             f"#{r['id']:<5} {r['at'][:19]}  {r['actor']:<20} {r['action']:<20} {r['subject']}  {r['hash'][:12]}"
         )
         d = r["detail"]
         if r["action"] == "pack.build" and isinstance(d, dict):
             head = d.get("data_head") or {}
-            click.echo(
+            say(
                 f"       SHA256SUMS {d.get('sha256sums')}  built from data head "
                 f"{head.get('events')}:{head.get('hash')}"
                 + (f"  signed by {d['signed_by']}" if d.get("signed_by") else "")
@@ -92,16 +92,16 @@ def verify(app: AppContext, anchor: str | None) -> None:
       compliance audit verify --expect 57:3f5c...e2
     """
     expect = audit_store.Anchor.parse(anchor) if anchor else None
-    with app.session(sync=False) as session:
+    with app.read_session(sync=False) as session:
         report = integrity.check(session, expect)
     chain = report.chain
     for f in report.findings:
-        click.secho(str(f), fg="red")
+        say(str(f), fg="red")
     if chain.anchor_problem:
-        click.secho(f"anchor {expect}: {chain.anchor_problem}", fg="red")
+        say(f"anchor {expect}: {chain.anchor_problem}", fg="red")
     if not chain.ok and chain.broken_at is not None:
-        click.secho(f"BROKEN at event #{chain.broken_at}: {chain.reason}", fg="red")
-        click.echo(
+        say(f"BROKEN at event #{chain.broken_at}: {chain.reason}", fg="red")
+        say(
             f"{chain.events - 1} events before it verify; the history from #{chain.broken_at} on cannot be trusted"
         )
         sys.exit(1)
@@ -117,12 +117,12 @@ def verify(app: AppContext, anchor: str | None) -> None:
         "append-only triggers in place"
     )
     if report.ok:
-        click.secho(f"OK: {head}, chain intact", fg="green")
-        click.echo(f"{data}; {summary}")
+        say(f"OK: {head}, chain intact", fg="green")
+        say(f"{data}; {summary}")
         if expect is not None:
-            click.echo(f"extends the anchor {expect}")
+            say(f"extends the anchor {expect}")
         return
-    click.echo(f"FAILED: {len(report.findings) + bool(chain.anchor_problem)} finding(s); {head}")
+    say(f"FAILED: {len(report.findings) + bool(chain.anchor_problem)} finding(s); {head}")
     sys.exit(1)
 
 
@@ -141,5 +141,5 @@ def baseline(app: AppContext) -> None:
     with app.session(sync=False) as session:
         subjects = integrity.baseline(session)
     for s in subjects:
-        click.echo(f"baseline   {s}")
-    click.echo(f"{len(subjects)} assessment(s) recorded as found")
+        say(f"baseline   {s}")
+    say(f"{len(subjects)} assessment(s) recorded as found")

@@ -7,13 +7,15 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.errors import NotFound
 from compliance.store.catalog_store import framework_row
 from compliance.store.models import Catalog, Check, Control, Mapping
+from compliance.textsafe import shown
 
 
 @click.group()
@@ -86,7 +88,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     Example:
       compliance catalogs list --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         rows = catalog_summaries(session)
     if as_json:
         echo_json(rows)
@@ -97,7 +99,7 @@ def list_(app: AppContext, as_json: bool) -> None:
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "name")
     for r in rows:
         c = r["controls"]
-        table.add_row(
+        cells = (
             r["id"],
             r["version"],
             str(c["total"]),
@@ -107,6 +109,8 @@ def list_(app: AppContext, as_json: bool) -> None:
             r["origin"],
             r["name"],
         )
+        # Text cells, escaped: an organisation catalog's name is neither markup nor controls.
+        table.add_row(*(Text(shown(cell)) for cell in cells))
     Console(width=max(Console().width, 120)).print(table)
 
 
@@ -125,7 +129,7 @@ def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> Non
       compliance catalogs show nist-csf-2.0 GV.OC-01
       compliance catalogs show nist-ai-rmf-1.0 "GOVERN 1.1" --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         cat = framework_row(session, framework)
         q = select(Control).where(Control.catalog_id == cat.id).order_by(Control.position)
         if ref is not None:
@@ -158,13 +162,13 @@ def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> Non
             if as_json:
                 echo_json(data)
                 return
-            click.echo(f"{data['control']}  ({control.kind})")
+            say(f"{data['control']}  ({control.kind})")
             if control.title:
-                click.echo(control.title)
-            click.echo(control.text or "(no official text)")
-            click.echo("\nMapped checks:" if maps else "\nNo check maps to this control.")
+                say(control.title)
+            say(control.text or "(no official text)")
+            say("", "Mapped checks:" if maps else "No check maps to this control.")
             for k, t, r, why, _o in maps:
-                click.echo(f"  {k} {t} [{r}]: {why}")
+                say(f"  {k} {t} [{r}]: {why}")
             return
         controls = session.execute(q).scalars().all()
         data = dict(
@@ -189,13 +193,13 @@ def show(app: AppContext, framework: str, ref: str | None, as_json: bool) -> Non
         echo_json(data)
         return
     src = cat.source or {}
-    click.echo(f"{cat.name} {cat.version}  [{cat.key}]")
-    click.echo(f"source:  {src.get('publisher')}, {src.get('title')} ({src.get('date')})")
-    click.echo(f"licence: {src.get('license') or src.get('licence')}")
-    click.echo(f"sha256:  {cat.sha256}\n")
+    say(f"{cat.name} {cat.version}  [{cat.key}]")
+    say(f"source:  {src.get('publisher')}, {src.get('title')} ({src.get('date')})")
+    say(f"licence: {src.get('license') or src.get('licence')}")
+    say(f"sha256:  {cat.sha256}", "")
     depth: dict[str, int] = {}
     for c in controls:
         d = depth.get(c.parent_ref, -1) + 1 if c.parent_ref else 0
         depth[c.ref] = d
         label = c.title or (c.text or "")[:90]
-        click.echo(f"{'  ' * d}{c.ref}  {label}")
+        say(f"{'  ' * d}{c.ref}  {label}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.store import catalog_store
 from compliance.views_catalog import check_listing
 
@@ -25,14 +25,14 @@ def list_(app: AppContext, as_json: bool) -> None:
     Example:
       compliance checks list --json | jq '.[] | {id, n: (.mappings | length)}'
     """
-    with app.session() as session:
+    with app.read_session() as session:
         rows = check_listing(session, catalog_store.current_policy(session))
     if as_json:
         echo_json(rows)
         return
     for r in rows:
         frameworks = sorted({m["control"].split("/")[0] for m in r["mappings"]})
-        click.echo(
+        say(
             f"{r['id']:<8} {r['title']:<45} {len(r['mappings']):>3} mappings  {', '.join(frameworks)}"
         )
 
@@ -51,7 +51,7 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     Example:
       compliance checks show REV-01
     """
-    with app.session() as session:
+    with app.read_session() as session:
         rows = [
             r
             for r in check_listing(session, catalog_store.current_policy(session))
@@ -65,21 +65,21 @@ def show(app: AppContext, check_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(r)
         return
-    click.echo(f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}")
+    say(f"{r['id']}  {r['title']}\n\nObjective:   {r['objective']}")
     proc = r["procedure"]
     if proc:
-        click.echo(f"\nHow to test it ({', '.join(proc['method'])}):")
+        say(f"\nHow to test it ({', '.join(proc['method'])}):")
         for i, step in enumerate(proc["steps"], 1):
-            click.echo(f"  {i}. {step}")
-        click.echo("What counts as:")
+            say(f"  {i}. {step}")
+        say("What counts as:")
         for key in ("pass", "partial", "fail"):
-            click.echo(f"  {key + ':':<9}{proc['criteria'][key]}")
+            say(f"  {key + ':':<9}{proc['criteria'][key]}")
         if proc["thresholds"]:
-            click.echo(f"Thresholds (policy {r['policy']}):")
+            say(f"Thresholds (policy {r['policy']}):")
             for t in proc["thresholds"]:
                 values = ", ".join(f"{tier} {v:g}" for tier, v in t["values"].items())
-                click.echo(f"  {t['name']} ({t['unit']}): {values}. {t['description']}")
-    click.echo(f"\nEvidence:    {r['evidence']}")
-    click.echo(f"Remediation: {r['remediation']}\n\nMappings:")
+                say(f"  {t['name']} ({t['unit']}): {values}. {t['description']}")
+    say(f"\nEvidence:    {r['evidence']}")
+    say(f"Remediation: {r['remediation']}\n\nMappings:")
     for m in r["mappings"]:
-        click.echo(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")
+        say(f"  {m['control']:<45} {m['relationship']:<10} {m['rationale']}")

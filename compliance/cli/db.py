@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from compliance.cli.context import AppContext, handle_errors, pass_app
+from compliance.cli.context import AppContext, handle_errors, pass_app, say
 from compliance.store import catalog_store
 from compliance.store import db as store_db
 
@@ -26,14 +26,14 @@ def upgrade(app: AppContext, revision: str) -> None:
       compliance --db postgresql://user@localhost/compliance db upgrade
     """
     store_db.upgrade(app.engine, revision)
-    click.echo(f"schema at revision {store_db.current_revision(app.engine)}")
+    say(f"schema at revision {store_db.current_revision(app.engine)}")
     if revision == "head":
         with store_db.transaction(app.engine) as session:
             report = catalog_store.sync(session, app.catalog_dirs)
         for name in report.added:
-            click.echo(f"loaded {name}")
+            say(f"loaded {name}")
         if not report.added:
-            click.echo("catalogs up to date")
+            say("catalogs up to date")
 
 
 @db.command()
@@ -48,7 +48,7 @@ def downgrade(app: AppContext, revision: str) -> None:
       compliance db downgrade base
     """
     store_db.downgrade(app.engine, revision)
-    click.echo(f"schema at revision {store_db.current_revision(app.engine) or 'base'}")
+    say(f"schema at revision {store_db.current_revision(app.engine) or 'base'}")
 
 
 @db.command()
@@ -61,5 +61,5 @@ def current(app: AppContext) -> None:
     Example:
       compliance db current
     """
-    click.echo(f"current: {store_db.current_revision(app.engine) or 'none'}")
-    click.echo(f"head:    {store_db.head_revision(app.engine)}")
+    say(f"current: {store_db.current_revision(app.engine) or 'none'}")
+    say(f"head:    {store_db.head_revision(app.engine)}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from compliance import views
-from compliance.cli.context import AppContext, as_of_option, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, as_of_option, echo_json, handle_errors, pass_app, say
 from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Deployment
@@ -51,7 +51,7 @@ def gate(
     Example:
       compliance gate payments-recon-agent --as-of 2026-12-31 --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         a = queries.assessment(session, dep, assessment_id, as_of)
         policy = catalog_store.resolve_policy(session, policy_path)
@@ -67,46 +67,48 @@ def gate(
 def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
     colour = {"APPROVE": "green", "CONDITIONAL": "yellow", "BLOCK": "red"}[data["decision"]]
     draft = " (a draft, not finalized)" if data["assessment_state"] == "draft" else ""
-    click.echo(
+    say(
         f"{dep.name} ({dep.key}), assessment {data['assessment']} of "
         f"{data['assessment_date']}{draft}, decided as of {data['as_of']}"
     )
     p = data["policy"]
-    click.echo(f"Policy: {p['id']} {p['version']} (sha256 {p['sha256'][:12]})")
-    click.secho(f"Decision: {data['decision']}", fg=colour, bold=True)
-    click.echo(f"Risk tier: {data['tier']}, because {'; '.join(data['tier_reasons'])}.")
+    say(f"Policy: {p['id']} {p['version']} (sha256 {p['sha256'][:12]})")
+    say(f"Decision: {data['decision']}", fg=colour, bold=True)
+    say(f"Risk tier: {data['tier']}, because {'; '.join(data['tier_reasons'])}.")
     if data["blockers"]:
-        click.echo("\nBlocked by:")
+        say("", "Blocked by:")
         for b in data["blockers"]:
-            click.echo(f"  - {b['reason']}")
+            say(f"  - {b['reason']}")
     if data["conditions"]:
-        click.echo("\nApproved only under these conditions:")
+        say("", "Approved only under these conditions:")
         for c in data["conditions"]:
-            click.echo(f"  - {c['reason']}")
+            say(f"  - {c['reason']}")
     if data["not_applicable"]:
-        click.echo("\nRequired checks taken as not applicable:")
+        say("\nRequired checks taken as not applicable:")
         for n in data["not_applicable"]:
-            click.echo(f"  - {n['check']}: {n['justification']}")
+            say(f"  - {n['check']}: {n['justification']}")
     s = data["safety_scores"]
-    click.echo(
-        f"\nSafety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
-        "a high score never waives a required check):"
+    say(
+        "",
+        f"Safety scores (one input only; the tier minimum is {s['minimum']:.2f}; "
+        "a high score never waives a required check):",
     )
     if not s["scores"]:
-        click.echo("  none recorded")
+        say("  none recorded")
     for sc in s["scores"]:
         flag = "below" if sc["below_minimum"] else "meets"
-        click.echo(
+        say(
             f"  {sc['benchmark']} {sc['version']}: {sc['score']:.2f} "
             f"({flag} the minimum of {sc['minimum']:.2f})"
         )
     if data["decision"] == "APPROVE":
-        click.echo(
-            f"\nEvery check required at the {data['tier']} tier passed or is not applicable, "
-            "and the profile defines tools, data and audit logging."
+        say(
+            "",
+            f"Every check required at the {data['tier']} tier passed or is not applicable, "
+            "and the profile defines tools, data and audit logging.",
         )
     if data["reassessment_due"]:
-        click.echo(f"Re-assessment due by {data['reassessment_due']}.")
+        say(f"Re-assessment due by {data['reassessment_due']}.")
 
 
 @click.command()
@@ -137,7 +139,7 @@ def gaps(
     Example:
       compliance gaps payments-recon-agent --framework owasp-asi-2026
     """
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         a = queries.assessment(session, dep, assessment_id, as_of)
         if framework is not None:
@@ -146,7 +148,7 @@ def gaps(
     if as_json:
         echo_json(data)
         return
-    click.echo(
+    say(
         f"{dep.name} ({dep.key}), assessment {a.key} of {a.assessed_on.isoformat()}"
         f"{' (draft)' if a.state == 'draft' else ''}, in force as of {as_of.isoformat()}"
     )
@@ -154,7 +156,7 @@ def gaps(
         score = "-" if fw["score"] is None else f"{fw['score']:.0%}"
         counts = ", ".join(f"{k} {v}" for k, v in fw["counts"].items() if v)
         cov = fw["coverage"]
-        click.echo(
+        say(
             f"\n{fw['id']}: score {score} ({cov['assessed']} of {cov['assessable']} controls "
             f"assessed, {cov['mapped']} mapped) ({counts})"
         )
@@ -163,7 +165,7 @@ def gaps(
                 continue
             why = ", ".join(f"{x['check']} {x['status']}" for x in c["checks"])
             src = " (recorded directly)" if c["source"] == "direct" else ""
-            click.echo(f"  {c['status']:<14} {c['control']}{src}  {why}")
+            say(f"  {c['status']:<14} {c['control']}{src}  {why}")
 
 
 @click.command()
@@ -185,7 +187,7 @@ def deployments(app: AppContext, as_json: bool, as_of: date, policy_path: Path |
     Example:
       compliance deployments --as-of 2026-12-31 --json
     """
-    with app.session() as session:
+    with app.read_session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
         pairs = latest_assessments(session, as_of)
         assessed = [a for _d, a, _p in pairs if a is not None]
@@ -200,13 +202,13 @@ def deployments(app: AppContext, as_json: bool, as_of: date, policy_path: Path |
     if as_json:
         echo_json(out)
         return
-    click.echo(f"Decided as of {as_of.isoformat()} under policy {views.policy_label(policy)}")
+    say(f"Decided as of {as_of.isoformat()} under policy {views.policy_label(policy)}")
     for r in out:
         if r["status"] == "not_assessed":
-            click.echo(f"{r['deployment']:<26} not assessed as of {as_of.isoformat()}")
+            say(f"{r['deployment']:<26} not assessed as of {as_of.isoformat()}")
             continue
         draft = " (draft)" if r["state"] == "draft" else ""
-        click.echo(
+        say(
             f"{r['deployment']:<26} {r['tier']:<9} {r['decision']:<12} {r['assessment']:<10} "
             f"{r['blockers']} blocker(s), {r['conditions']} condition(s){draft}"
         )

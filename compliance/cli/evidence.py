@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.evidence import check_store, collect_garbage
 
 
@@ -29,7 +29,7 @@ def verify(app: AppContext, as_json: bool) -> None:
       compliance evidence verify
     """
     store = app.evidence_store()
-    with app.session(sync=False) as session:
+    with app.read_session(sync=False) as session:
         report = check_store(session, store)
     if as_json:
         echo_json(
@@ -44,15 +44,13 @@ def verify(app: AppContext, as_json: bool) -> None:
         )
         sys.exit(0 if report.ok else 1)
     for sha, users in report.missing.items():
-        click.secho(f"missing: {sha}: used by {'; '.join(users)}", fg="red")
+        say(f"missing: {sha}: used by {'; '.join(users)}", fg="red")
     for sha, (found, users) in report.altered.items():
-        click.secho(f"altered: {sha}: now hashes to {found}; used by {'; '.join(users)}", fg="red")
+        say(f"altered: {sha}: now hashes to {found}; used by {'; '.join(users)}", fg="red")
     if report.ok:
-        click.secho(
-            f"OK: {report.checked} stored files match their SHA-256 ({store.root})", fg="green"
-        )
+        say(f"OK: {report.checked} stored files match their SHA-256 ({store.root})", fg="green")
         return
-    click.echo(
+    say(
         f"{len(report.missing)} missing, {len(report.altered)} altered of {report.checked} "
         f"stored files ({store.root}); re-import the assessments' files to put them back"
     )
@@ -78,8 +76,8 @@ def gc(app: AppContext, dry_run: bool) -> None:
         found = collect_garbage(session, store, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for path in [*found.blobs, *found.incoming]:
-        click.echo(f"{verb} {path}")
-    click.echo(
+        say(f"{verb} {path}")
+    say(
         f"{verb} {len(found.blobs)} unreferenced file(s) and {len(found.incoming)} temporary "
         f"file(s), {found.bytes} bytes, from {store.root}"
     )

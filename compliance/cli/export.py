@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import click
 
-from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app
+from compliance import outfile
+from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app, say
 from compliance.oscal import export_assessment
 
 
@@ -51,16 +51,10 @@ def oscal(
       compliance export oscal payments-recon-agent --assessment 2026-Q4 -o out/payments-ar.json
       compliance --db sqlite:///other.db import out/payments-ar.json
     """
-    with app.session() as session:
+    guard = app.guard()
+    guard.check(out)
+    with app.read_session() as session:
         document = export_assessment(session, deployment, assessment_id, as_of)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(out)  # never leave a half-written document under the real name
-    finally:
-        tmp.unlink(missing_ok=True)
-    click.echo(str(out))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    outfile.write_bytes(out, text.encode("utf-8"), guard)
+    say(str(out))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
+from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
 from compliance.importer.core import import_paths
 from compliance.store import integrity, queries
 from compliance.store.models import Assessment, Result
@@ -34,24 +34,24 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
         report = import_paths(session, store, list(paths))
     if not quiet:
         for label in report.imported:
-            click.echo(f"imported   {label}")
+            say(f"imported   {label}")
         for label in report.replaced:
-            click.echo(f"replaced   {label} (draft updated)")
+            say(f"replaced   {label} (draft updated)")
         for label in report.restored:
-            click.echo(
+            say(
                 f"restored   {label} (its rows had been changed outside the tool; rewritten from the file)"
             )
         for label in report.unchanged:
-            click.echo(f"unchanged  {label}")
+            say(f"unchanged  {label}")
         for label in report.skipped:
-            click.echo(f"skipped    {label} (not an assessment document)")
+            say(f"skipped    {label} (not an assessment document)")
     restored = f", {len(report.restored)} restored" if report.restored else ""
-    click.echo(
+    say(
         f"{len(report.imported)} imported, {len(report.replaced)} replaced{restored}, "
         f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
     )
     if report.evidence_restored:
-        click.echo(
+        say(
             f"{report.evidence_restored} evidence file(s) were missing or altered in the store and were put back"
         )
 
@@ -75,7 +75,7 @@ def finalize(app: AppContext, deployment: str, assessment_id: str) -> None:
     """
     with app.session() as session:
         a = integrity.finalize(session, deployment, assessment_id)
-    click.echo(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
+    say(f"finalized {deployment}/{assessment_id} (fingerprint {a.fingerprint[:16]}...)")
 
 
 @assessment.command("list")
@@ -92,7 +92,7 @@ def list_(app: AppContext, deployment: str, as_json: bool) -> None:
     """
     from sqlalchemy import func
 
-    with app.session() as session:
+    with app.read_session() as session:
         dep = queries.deployment(session, deployment)
         rows = session.execute(
             select(
@@ -121,6 +121,6 @@ def list_(app: AppContext, deployment: str, as_json: bool) -> None:
         echo_json(data)
         return
     for r in data:
-        click.echo(
+        say(
             f"{r['assessment']:<16} {r['date']}  {r['state']:<6} {r['results']:>3} results  {r['assessor']}"
         )

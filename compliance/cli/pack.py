@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -17,6 +18,7 @@ from compliance.cli.context import (
     fail,
     handle_errors,
     pass_app,
+    say,
 )
 from compliance.pack import (
     SIGNATURE,
@@ -26,7 +28,7 @@ from compliance.pack import (
     build_pack,
     verify_pack,
 )
-from compliance.store import catalog_store
+from compliance.store import audit, catalog_store, identity
 
 
 @click.group(invoke_without_command=True)
@@ -109,36 +111,43 @@ def pack(
     app = ctx.find_object(AppContext)
     assert app is not None
     key = sshsig.load_signing_key(sign_key) if sign_key else None
+    guard = app.guard(
+        files=[(policy_path, "the policy file of this command")],
+        folders=[(templates, "the templates folder of this command")],
+    )
+    guard.check(out)
+
+    def record(detail: dict[str, Any]) -> None:
+        # The pack's own event, in a short write transaction: the build itself held no lock.
+        with app.session(sync=False) as session:
+            audit.record(session, "pack.build", out.name, detail)
+
     console = Console(stderr=True)
-    written = False
-    try:
-        with console.status("building the pack") as status, app.session() as session:
-            manifest = build_pack(
-                session,
-                app.evidence_store(),
-                catalog_store.resolve_policy(session, policy_path),
-                PackScope(as_of, deployments, frameworks),
-                out,
-                templates,
-                progress=lambda msg: status.update(f"pack: {msg}"),
-                workers=jobs,
-                sign_with=key,
-            )
-            written = True
-    except BaseException:
-        if written:  # the pack was written but its event did not commit: take the pack back
-            out.unlink(missing_ok=True)
-        raise
+    # A read-only snapshot: a long pack never holds up gates, reports or imports.
+    with console.status("building the pack") as status, app.read_session() as session:
+        store = app.evidence_store()
+        identity.check(session, store)  # the files must come from this database's store
+        manifest = build_pack(
+            session,
+            store,
+            catalog_store.resolve_policy(session, policy_path),
+            PackScope(as_of, deployments, frameworks),
+            out,
+            templates,
+            progress=lambda msg: status.update(f"pack: {msg}"),
+            workers=jobs,
+            sign_with=key,
+            guard=guard,
+            on_built=record,
+        )
     size = sum(f["size"] for f in manifest["files"])
-    click.echo(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
+    say(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
     head = manifest["audit"]["data_head"]
     if head:
-        click.echo(f"built from the audit trail up to event {head['events']}:{head['hash']}")
+        say(f"built from the audit trail up to event {head['events']}:{head['hash']}")
     if key is not None:
-        click.echo(
-            f"signed by {key.public.fingerprint} ({SIGNATURE}, namespace {SSHSIG_NAMESPACE})"
-        )
-    click.echo(
+        say(f"signed by {key.public.fingerprint} ({SIGNATURE}, namespace {SSHSIG_NAMESPACE})")
+    say(
         f"verify with: compliance pack verify {out}"
         + (f" --signer {sign_key}.pub" if key else "")
         + "   (or without the tool: see VERIFY.txt in the pack)"
@@ -203,9 +212,9 @@ def verify(
         )
     else:
         for f in report.findings:
-            click.secho(str(f), fg="red")
+            say(str(f), fg="red")
         if report.ok:
-            click.secho(
+            say(
                 f"OK: {report.files_checked} files match SHA256SUMS and the manifest "
                 f"(as of {m.get('as_of')}, tool {m.get('tool', {}).get('version')})",
                 fg="green",
@@ -217,14 +226,21 @@ def verify(
                     if report.signer_trusted
                     else "not checked against a trusted key: pass --signer or --allowed-signers"
                 )
-                click.echo(f"signed by {report.signed_by.fingerprint}{who}: {trusted}")
+                say(f"signed by {report.signed_by.fingerprint}{who}: {trusted}")
             else:
-                click.echo("not signed")
+                say("not signed")
+            custom = m.get("template_overrides")
+            if isinstance(custom, list) and custom:
+                say(
+                    f"note: its reports were rendered with {len(custom)} custom template "
+                    "file(s), listed in manifest.json (template_overrides) and VERIFY.txt",
+                    fg="yellow",
+                )
             if isinstance(head, dict):
-                click.echo(
+                say(
                     f"built from the audit trail up to event {head.get('events')}:{head.get('hash')}"
                     f" (check it on the database: compliance audit verify --expect {head.get('events')}:{head.get('hash')})"
                 )
         else:
-            click.echo(f"{len(report.findings)} finding(s); {report.files_checked} files checked")
+            say(f"{len(report.findings)} finding(s); {report.files_checked} files checked")
     sys.exit(0 if report.ok else 1)

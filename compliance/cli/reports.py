@@ -10,7 +10,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app
+from compliance import outfile
+from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app, say
 from compliance.reports import model, render
 from compliance.reports.batch import RenderJob, render_all
 from compliance.store import catalog_store
@@ -18,28 +19,38 @@ from compliance.store import catalog_store
 FORMATS = ("pdf", "html", "xlsx")
 
 
-def _output(report: dict[str, Any], fmt: str, out: Path, templates: Path | None) -> None:
+def _output(
+    report: dict[str, Any],
+    fmt: str,
+    out: Path,
+    templates: Path | None,
+    guard: outfile.Protected,
+) -> None:
+    guard.check(out)  # before the rendering, which can take a while
     console = Console(stderr=True)
     with console.status(f"rendering {report['kind']} report as {fmt}") as status:
 
         def progress(msg: str) -> None:
             status.update(f"{report['kind']} report: {msg}")
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
+        # Never a half-written report under the real name, never through a planted link.
+        with outfile.replacing(out, guard) as fh:
             if fmt == "html":
-                tmp.write_text(render.render_html(report, templates), encoding="utf-8")
+                fh.write(render.render_html(report, templates).encode("utf-8"))
             elif fmt == "pdf":
-                render.render_pdf(report, tmp, templates, progress)
+                render.render_pdf(report, fh, templates, progress)
             else:
                 from compliance.reports.xlsx import write_workbook
 
-                write_workbook(report, tmp)
-            tmp.replace(out)  # never leave a half-written report under the real name
-        finally:
-            tmp.unlink(missing_ok=True)
-    click.echo(str(out))
+                write_workbook(report, fh)
+    say(str(out))
+
+
+def _guard(app: AppContext, templates: Path | None, policy_path: Path | None) -> outfile.Protected:
+    return app.guard(
+        files=[(policy_path, "the policy file of this command")],
+        folders=[(templates, "the templates folder of this command")],
+    )
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,7 +127,7 @@ def gap(
     """
     if not deployments and not every:
         raise click.UsageError("name a DEPLOYMENT or give --all")
-    with app.session() as session:
+    with app.read_session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
         keys = list(deployments) or [
             d.key for d, _a, _p in model.latest_assessments(session, as_of) if _a is not None
@@ -124,16 +135,25 @@ def gap(
         if assessment_id and len(keys) != 1:
             raise click.UsageError("--assessment goes with exactly one deployment")
         reports = [model.gap_report(session, key, assessment_id, as_of, policy) for key in keys]
+    guard = _guard(app, templates, policy_path)
     if len(keys) == 1 and not every:
-        _output(reports[0], fmt, out, templates)
+        _output(reports[0], fmt, out, templates, guard)
         return
+    guard.check_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     targets = [out / f"gap-{r['deployment']['key']}.{fmt}" for r in reports]
-    _output_many(reports, fmt, targets, templates, jobs)
+    for target in targets:
+        guard.check(target)
+    _output_many(reports, fmt, targets, templates, jobs, guard)
 
 
 def _output_many(
-    reports: list[dict[str, Any]], fmt: str, targets: list[Path], templates: Path | None, jobs: int
+    reports: list[dict[str, Any]],
+    fmt: str,
+    targets: list[Path],
+    templates: Path | None,
+    jobs: int,
+    guard: outfile.Protected,
 ) -> None:
     from rich.progress import Progress
 
@@ -145,10 +165,8 @@ def _output_many(
             lambda done, _total: bar.update(task, completed=done),
         )
     for target, data in zip(targets, rendered, strict=True):
-        tmp = target.with_name(f".{target.name}.partial")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        click.echo(str(target))
+        outfile.write_bytes(target, data, guard)
+        say(str(target))
 
 
 @report.command()
@@ -169,11 +187,11 @@ def summary(
     Example:
       compliance report summary --format pdf -o out/posture.pdf --as-of 2026-12-01
     """
-    with app.session() as session:
+    with app.read_session() as session:
         data = model.summary_report(
             session, as_of, catalog_store.resolve_policy(session, policy_path)
         )
-    _output(data, fmt, out, templates)
+    _output(data, fmt, out, templates, _guard(app, templates, policy_path))
 
 
 @report.command()
@@ -198,7 +216,7 @@ def evidence(
     Example:
       compliance report evidence --framework nist-csf-2.0 --format xlsx -o out/csf-evidence.xlsx
     """
-    with app.session() as session:
+    with app.read_session() as session:
         data = model.evidence_report(
             session,
             framework,
@@ -206,4 +224,4 @@ def evidence(
             as_of,
             policy=catalog_store.resolve_policy(session, policy_path),
         )
-    _output(data, fmt, out, templates)
+    _output(data, fmt, out, templates, _guard(app, templates, policy_path))

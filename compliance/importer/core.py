@@ -23,9 +23,9 @@ from compliance.errors import ComplianceError, InvalidInput, Problem
 from compliance.evidence import MAX_EVIDENCE_BYTES, EvidenceStore, FileDigest, digest, media_type
 from compliance.gate import Acceptance, Profile, Tool, acceptance_problem, tier_of
 from compliance.importer.schema import AssessmentDoc
-from compliance.importer.writer import write_batch
+from compliance.importer.writer import limit_problems, write_batch
 from compliance.policy import Policy
-from compliance.store import audit
+from compliance.store import audit, identity
 from compliance.store.catalog_store import current_catalog_ids, current_policy
 from compliance.store.models import (
     Assessment,
@@ -33,6 +33,8 @@ from compliance.store.models import (
     Check,
     Control,
     Deployment,
+    Evidence,
+    Result,
 )
 from compliance.validation import validate
 
@@ -254,12 +256,53 @@ def _missing_inside(base: Path, name: str) -> bool:
     return not os.path.lexists(base / raw)
 
 
+class _Claims:
+    """Which files a deployment's earlier assessments reference, for evidence claimed by hash.
+
+    A file named with its sha256 but not beside the document resolves to the store's copy only
+    when an earlier assessment of the same deployment references that file: a document cannot
+    take another deployment's file into its own assessment (and its pack), nor learn from the
+    answer whether some file is in the store.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[str, set[str]] = {}
+
+    def referenced(self, deployment: str, sha256: str) -> bool:
+        found = self.known.get(deployment)
+        if found is None:
+            found = {
+                sha
+                for sha in self.session.execute(
+                    select(Evidence.sha256)
+                    .join(Result, Result.id == Evidence.result_id)
+                    .join(Assessment, Assessment.id == Result.assessment_id)
+                    .join(Deployment, Deployment.id == Assessment.deployment_id)
+                    .where(Deployment.key == deployment, Evidence.kind == "file")
+                    .distinct()
+                ).scalars()
+                if sha is not None
+            }
+            self.known[deployment] = found
+        return sha256 in found
+
+
 def _stored(
-    store: EvidenceStore | None, base: Path, name: str, sha256: str
+    store: EvidenceStore | None,
+    base: Path,
+    name: str,
+    sha256: str,
+    claim: Callable[[str], bool] | None = None,
 ) -> FileDigest | str | None:
-    """The store's blob for a named file that is not there but was imported before, or why the
-    store's copy cannot serve (it no longer hashes to `sha256`)."""
-    if store is None or not store.has(sha256) or not _missing_inside(base, name):
+    """The store's blob for a named file that is not there but was imported before (for the
+    same deployment, when `claim` says so), or why the store's copy cannot serve (it no longer
+    hashes to `sha256`)."""
+    if store is None or not _missing_inside(base, name):
+        return None
+    if claim is not None and not claim(sha256):
+        return None
+    if not store.has(sha256):
         return None
     try:
         found = digest(store.path_for(sha256))
@@ -282,18 +325,24 @@ def _evidence_file(
     sha256: str | None,
     store: EvidenceStore | None,
     folders: _Folders | None,
+    claim: Callable[[str], bool] | None = None,
+    deployment: str | None = None,
 ) -> tuple[Path | None, FileDigest] | str:
     """The file an evidence entry names, hashed (or the store's blob of a file named by hash that
-    is no longer beside the document), or why it is refused."""
+    is no longer beside the document and that the same deployment referenced before), or why it
+    is refused."""
     where = _inside(base, name, folders)
     if isinstance(where, str) and sha256 is not None:
-        stored = _stored(store, base, name, sha256)
+        stored = _stored(store, base, name, sha256, claim)
         if isinstance(stored, str):
             return f"evidence file {name!r} {stored}"
         if stored is not None:
             return None, stored
         if _missing_inside(base, name):
-            where += f" and the evidence store has no file with sha256 {sha256}"
+            # The same words whether or not the store holds such a file.
+            where += f" and no evidence file with sha256 {sha256} was imported before" + (
+                f" for deployment {deployment}" if deployment else ""
+            )
     if isinstance(where, str):
         return where
     try:
@@ -314,8 +363,14 @@ def _prepare_evidence(
     problems: list[Problem],
     store: EvidenceStore | None = None,
     folders: _Folders | None = None,
+    claims: _Claims | None = None,
 ) -> list[list[PreparedEvidence]]:
     out: list[list[PreparedEvidence]] = []
+    dep = doc.deployment.id
+
+    def claim(sha256: str) -> bool:
+        return claims is None or claims.referenced(dep, sha256)
+
     for i, result in enumerate(doc.assessment.results):
         items: list[PreparedEvidence] = []
         for j, ev in enumerate(result.evidence):
@@ -333,7 +388,7 @@ def _prepare_evidence(
                 items.append(item)
                 continue
             assert ev.file is not None
-            found = _evidence_file(base, ev.file, ev.sha256, store, folders)
+            found = _evidence_file(base, ev.file, ev.sha256, store, folders, claim, dep)
             if isinstance(found, str):
                 problems.append(Problem(label, f"{loc}.file", found))
                 continue
@@ -489,6 +544,7 @@ def prepare(
     seen: dict[tuple[str, str], str] = {}
     explicit = {p.resolve() for p in paths if p.is_file()}
     folders = _Folders()
+    claims = _Claims(session)
     for path in files:
         label = str(path)
         try:
@@ -518,7 +574,7 @@ def prepare(
         file_problems += _date_problems(doc, label, today)
         if policy is not None:
             file_problems += _acceptance_problems(doc, label, policy)
-        evidence = _prepare_evidence(doc, path.parent, label, file_problems, store, folders)
+        evidence = _prepare_evidence(doc, path.parent, label, file_problems, store, folders, claims)
         problems.extend(file_problems)
         if file_problems:
             continue
@@ -537,6 +593,8 @@ def prepare(
         dumped = doc.model_dump(mode="json")
         profile = dumped["deployment"]
         prepared.append(Prepared(label, doc, _fingerprint(dumped, evidence), evidence, profile))
+    # Every value must fit its column, on every backend, before anything is written.
+    problems.extend(limit_problems(prepared))
     problems.extend(_finalized_conflicts(session, prepared))
     if problems:
         raise InvalidInput(
@@ -599,8 +657,10 @@ def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) 
 
 
 def _import(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
+    identity.check(session, store)  # another database's store must not answer for this one
     refs = _References(session)
     prepared, skipped = prepare(session, paths, refs, store, current_policy(session).policy)
+    identity.bind(session, store)  # on first use: the store gets its id, the database records it
     report = ImportReport(skipped=skipped)
     write_batch(session, store, prepared, refs, report)
     return report

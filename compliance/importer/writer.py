@@ -10,7 +10,7 @@ of round trips, and no per-row SQL is compiled.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +19,8 @@ from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from compliance.errors import ComplianceError
+from compliance import limits
+from compliance.errors import ComplianceError, Problem
 from compliance.evidence import EvidenceStore
 from compliance.store import audit, db, integrity
 from compliance.store.models import (
@@ -34,7 +35,8 @@ from compliance.store.models import (
 )
 
 if TYPE_CHECKING:
-    from compliance.importer.core import ImportReport, Prepared, _References
+    from compliance.importer.core import ImportReport, Prepared, PreparedEvidence, _References
+    from compliance.importer.schema import ResultIn
 
 # Core tables: plain rows, without the ORM's unit-of-work machinery.
 DEPLOYMENTS = Base.metadata.tables["deployments"]
@@ -102,6 +104,7 @@ RESULT_COLUMNS = (
     "remediation_owner",
     "remediation_due",
 )
+SAFETY_SCORE_COLUMNS = ("assessment_id", "benchmark", "version", "score")
 EVIDENCE_COLUMNS = (
     "result_id",
     "position",
@@ -255,6 +258,166 @@ def _profile_values(p: Prepared) -> tuple[Any, ...]:
     )
 
 
+def _deployment_values(dep_id: int, p: Prepared, now: datetime | None) -> tuple[Any, ...]:
+    """A deployments row (DEPLOYMENT_COLUMNS) as an assessment describes the deployment."""
+    d = p.doc.deployment
+    return (dep_id, d.id, d.name, d.owner, d.environment, d.business_process, now, now)
+
+
+def _assessment_values(aid: int, dep_id: int, p: Prepared, now: datetime | None) -> tuple[Any, ...]:
+    """An assessments row (ASSESSMENT_COLUMNS) of a new assessment."""
+    a = p.doc.assessment
+    return (
+        aid,
+        dep_id,
+        a.id,
+        "draft",
+        a.date,
+        a.assessor,
+        p.label,
+        p.fingerprint,
+        now,
+        *_profile_values(p),
+    )
+
+
+def _safety_score_rows(aid: int, p: Prepared) -> list[tuple[Any, ...]]:
+    return [(aid, s.benchmark, s.version, s.score) for s in p.doc.deployment.model.safety_scores]
+
+
+def _acceptance_rows(aid: int, p: Prepared, checks: Mapping[str, int]) -> list[tuple[Any, ...]]:
+    """Rows of ACCEPTANCE_COLUMNS."""
+    return [
+        (
+            aid,
+            checks.get(x.check),
+            x.approved_by,
+            x.justification,
+            x.expires,
+            i,
+            x.approved_on,
+            x.approver_role,
+            x.compensating_controls,
+        )
+        for i, x in enumerate(p.doc.assessment.acceptances)
+    ]
+
+
+def _result_values(
+    rid: int, aid: int, i: int, r: ResultIn, refs: _References | None
+) -> tuple[Any, ...]:
+    """A row of RESULT_COLUMNS."""
+    check = refs.checks[r.check] if refs and r.check else None
+    control = refs.controls[r.control][0] if refs and r.control else None
+    return (
+        rid,
+        aid,
+        check,
+        control,
+        r.status,
+        r.notes,
+        i,
+        list(r.method) if r.method else None,
+        r.tested_by,
+        r.tested_on,
+        r.population,
+        r.sample.size if r.sample else None,
+        r.sample.selection if r.sample else None,
+        r.exceptions,
+        r.remediation.owner if r.remediation else None,
+        r.remediation.due if r.remediation else None,
+    )
+
+
+def _evidence_values(rid: int, pos: int, e: PreparedEvidence, now: datetime) -> tuple[Any, ...]:
+    """A row of EVIDENCE_COLUMNS: the collection date as stated (None: not stated), and when
+    the tool received the file naming it."""
+    d, snap = e.digest, e.snapshot
+    return (
+        rid,
+        pos,
+        e.kind,
+        e.file_name,
+        d.sha256 if d else None,
+        d.size if d else None,
+        d.media_type if d else None,
+        e.url,
+        e.description,
+        e.collected,
+        now,
+        e.snapshot_name,
+        snap.sha256 if snap else None,
+        snap.size if snap else None,
+        snap.media_type if snap else None,
+    )
+
+
+# Where a column's value is in an assessment file, when not at `PREFIX.column`.
+PLACES: dict[str, dict[str, str]] = {
+    "deployments": {"key": "deployment.id"},
+    "assessments": {
+        "key": "assessment.id",
+        "assessor": "assessment.assessor",
+        "source_name": "",  # the file's own path
+        "model_name": "deployment.model.name",
+        "model_version": "deployment.model.version",
+        "workload_identity": "deployment.identity.workload_identity",
+        "credentials": "deployment.identity.credentials",
+        "audit_logging": "deployment.audit.logging",
+    },
+    "evidence": {"file_name": "file", "snapshot_name": "snapshot"},
+    "results": {
+        "sample_selection": "sample.selection",
+        "remediation_owner": "remediation.owner",
+    },
+    "risk_acceptances": {},
+}
+
+
+def limit_problems(batch: Sequence[Prepared]) -> list[Problem]:
+    """Every value the batch would write that is longer than its column allows (see
+    `compliance.limits`), with its file and place. Run before anything is written, on every
+    backend: SQLite would store the value and PostgreSQL refuse it with a raw database error.
+
+    The rows checked are built by the same functions as the rows written, so a column added to
+    one of the *_COLUMNS lists and its row function is checked with no more code.
+    """
+    found: list[Problem] = []
+
+    def report(over: list[limits.Over], file: str, table: str, prefix: str) -> None:
+        for column, limit, length in over:
+            named = PLACES.get(table, {}).get(column)
+            if table in ("deployments", "assessments"):  # places of their own, or `prefix.column`
+                place = f"{prefix}.{column}" if named is None else named
+            else:
+                place = f"{prefix}.{named or column}"
+            text = limits.message(limit, length)
+            found.append(Problem(file, place, text if place else f"its path is too long: {text}"))
+
+    deployment = limits.checker(DEPLOYMENTS, DEPLOYMENT_COLUMNS)
+    assessment = limits.checker(ASSESSMENTS, ASSESSMENT_COLUMNS)
+    score = limits.checker(SAFETY_SCORES, SAFETY_SCORE_COLUMNS)
+    acceptance = limits.checker(RISK_ACCEPTANCES, ACCEPTANCE_COLUMNS)
+    result = limits.checker(RESULTS, RESULT_COLUMNS)
+    evidence = limits.checker(EVIDENCE, EVIDENCE_COLUMNS)
+    now = datetime.now(UTC)
+    for p in batch:
+        label = p.label
+        report(deployment(_deployment_values(0, p, now)), label, "deployments", "deployment")
+        report(assessment(_assessment_values(0, 0, p, now)), label, "assessments", "deployment")
+        for k, row in enumerate(_safety_score_rows(0, p)):
+            report(score(row), label, "safety_scores", f"deployment.model.safety_scores[{k}]")
+        for i, row in enumerate(_acceptance_rows(0, p, {})):
+            report(acceptance(row), label, "risk_acceptances", f"assessment.acceptances[{i}]")
+        for i, (r, items) in enumerate(zip(p.doc.assessment.results, p.evidence, strict=True)):
+            at = f"assessment.results[{i}]"
+            report(result(_result_values(0, 0, i, r, None)), label, "results", at)
+            for j, e in enumerate(items):
+                row = _evidence_values(0, j, e, now)
+                report(evidence(row), label, "evidence", f"{at}.evidence[{j}]")
+    return found
+
+
 def _newest(batch: Iterable[Prepared]) -> dict[str, Prepared]:
     """The most recent assessment of each deployment (the later file when two share a date)."""
     newest: dict[str, Prepared] = {}
@@ -287,8 +450,7 @@ def _deployments(
     new_ids = rows.new_ids(DEPLOYMENTS, len(new))
     values = []
     for key, dep_id in zip(new, new_ids, strict=True):
-        d = newest[key].doc.deployment
-        values.append((dep_id, key, d.name, d.owner, d.environment, d.business_process, now, now))
+        values.append(_deployment_values(dep_id, newest[key], now))
     rows.insert(DEPLOYMENTS, DEPLOYMENT_COLUMNS, values)
     ids.update(zip(new, new_ids, strict=True))
     return ids, set(new_ids)
@@ -379,12 +541,9 @@ def _restore_blobs(store: EvidenceStore, batch: Iterable[Prepared]) -> int:
     for p in batch:
         for items in p.evidence:
             for e in items:
-                if (
-                    e.digest is not None
-                    and e.path is not None
-                    and store.put(e.path, e.digest, sync=False)
-                ):
-                    written += 1
+                for path, blob in ((e.path, e.digest), (e.snapshot_path, e.snapshot)):
+                    if blob is not None and path is not None and store.put(path, blob, sync=False):
+                        written += 1
     return written
 
 
@@ -491,18 +650,7 @@ def write_batch(
         ASSESSMENTS,
         ASSESSMENT_COLUMNS,
         [
-            (
-                aid,
-                dep_ids[p.doc.deployment.id],
-                p.doc.assessment.id,
-                "draft",
-                p.doc.assessment.date,
-                p.doc.assessment.assessor,
-                p.label,
-                p.fingerprint,
-                now,
-                *_profile_values(p),
-            )
+            _assessment_values(aid, dep_ids[p.doc.deployment.id], p, now)
             for p, aid in zip(new, new_ids, strict=True)
         ],
     )
@@ -515,31 +663,13 @@ def write_batch(
     )
     rows.insert(
         SAFETY_SCORES,
-        ("assessment_id", "benchmark", "version", "score"),
-        [
-            (assessment_ids[id(p)], s.benchmark, s.version, s.score)
-            for p in written
-            for s in p.doc.deployment.model.safety_scores
-        ],
+        SAFETY_SCORE_COLUMNS,
+        [row for p in written for row in _safety_score_rows(assessment_ids[id(p)], p)],
     )
     rows.insert(
         RISK_ACCEPTANCES,
         ACCEPTANCE_COLUMNS,
-        [
-            (
-                assessment_ids[id(p)],
-                refs.checks[x.check],
-                x.approved_by,
-                x.justification,
-                x.expires,
-                i,
-                x.approved_on,
-                x.approver_role,
-                x.compensating_controls,
-            )
-            for p in written
-            for i, x in enumerate(p.doc.assessment.acceptances)
-        ],
+        [row for p in written for row in _acceptance_rows(assessment_ids[id(p)], p, refs.checks)],
     )
     altered_before = len(store.restored)
     _write_results(rows, store, written, assessment_ids, refs, now, report)
@@ -571,7 +701,6 @@ def _write_results(
     now: datetime,
     report: ImportReport,
 ) -> None:
-    checks, controls = refs.checks, refs.controls
     result_ids = iter(rows.new_ids(RESULTS, sum(len(p.doc.assessment.results) for p in written)))
     result_rows: list[tuple[Any, ...]] = []
     evidence_rows: list[tuple[Any, ...]] = []
@@ -580,53 +709,14 @@ def _write_results(
         aid = assessment_ids[id(p)]
         for i, (r, items) in enumerate(zip(p.doc.assessment.results, p.evidence, strict=True)):
             rid = next(result_ids)
-            result_rows.append(
-                (
-                    rid,
-                    aid,
-                    checks[r.check] if r.check else None,
-                    controls[r.control][0] if r.control else None,
-                    r.status,
-                    r.notes,
-                    i,
-                    list(r.method) if r.method else None,
-                    r.tested_by,
-                    r.tested_on,
-                    r.population,
-                    r.sample.size if r.sample else None,
-                    r.sample.selection if r.sample else None,
-                    r.exceptions,
-                    r.remediation.owner if r.remediation else None,
-                    r.remediation.due if r.remediation else None,
-                )
-            )
+            result_rows.append(_result_values(rid, aid, i, r, refs))
             for pos, e in enumerate(items):
-                d = e.digest
-                for path, blob in ((e.path, d), (e.snapshot_path, e.snapshot)):
+                for path, blob in ((e.path, e.digest), (e.snapshot_path, e.snapshot)):
                     if blob is not None and path is not None:
                         if store.put(path, blob, sync=False):
                             new_blobs += 1
                         report.evidence_files += 1
-                snap = e.snapshot
-                evidence_rows.append(
-                    (
-                        rid,
-                        pos,
-                        e.kind,
-                        e.file_name,
-                        d.sha256 if d else None,
-                        d.size if d else None,
-                        d.media_type if d else None,
-                        e.url,
-                        e.description,
-                        e.collected,
-                        now,
-                        e.snapshot_name,
-                        snap.sha256 if snap else None,
-                        snap.size if snap else None,
-                        snap.media_type if snap else None,
-                    )
-                )
+                evidence_rows.append(_evidence_values(rid, pos, e, now))
     rows.insert(RESULTS, RESULT_COLUMNS, result_rows)
     if new_blobs:
         # Every new evidence file is on disk before the transaction that points to it commits.

@@ -7,8 +7,8 @@ the jobs were given, so output stays deterministic whatever the scheduling.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -31,17 +31,17 @@ def render_bytes(job: RenderJob) -> bytes:
     """Render one report to bytes in the current process."""
     if job.fmt == "html":
         return render.render_html(job.report, job.templates).encode("utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"report.{job.fmt}"
-        if job.fmt == "pdf":
-            render.render_pdf(job.report, path, job.templates)
-        elif job.fmt == "xlsx":
-            from compliance.reports.xlsx import write_workbook
+    if job.fmt == "pdf":
+        data = render.render_pdf(job.report, None, job.templates)
+        assert data is not None
+        return data
+    if job.fmt == "xlsx":
+        from compliance.reports.xlsx import write_workbook
 
-            write_workbook(job.report, path)
-        else:
-            raise ValueError(f"unknown format {job.fmt!r}")
-        return path.read_bytes()
+        buffer = io.BytesIO()
+        write_workbook(job.report, buffer)
+        return buffer.getvalue()
+    raise ValueError(f"unknown format {job.fmt!r}")
 
 
 def render_all(

@@ -8,13 +8,26 @@ embedded `data:` URIs, so nothing named by user data is ever fetched, local or r
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
+from compliance import outfile
 from compliance.errors import ComplianceError
 from compliance.resources import templates_dir
 
@@ -75,15 +88,20 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
-def environment(override: Path | None = None) -> Environment:
-    """Templates from `override` first (an organisation's branding), then the built-in ones."""
+def environment(override: Path | None = None) -> ImmutableSandboxedEnvironment:
+    """Templates from `override` first (an organisation's branding), then the built-in ones.
+
+    Sandboxed, the built-in templates included: a template reaches only the report's data and
+    the filters below, never Python internals (`__class__`, `__globals__`, ...), and cannot
+    change the data it is given.
+    """
     loaders = []
     if override is not None:
         if not override.is_dir():
             raise ComplianceError(f"templates folder {override} does not exist")
-        loaders.append(FileSystemLoader(str(override)))
+        loaders.append(FileSystemLoader(str(override), followlinks=False))
     loaders.append(FileSystemLoader(str(templates_dir())))
-    env = Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html", "svg", "xml"], default=True),
         undefined=StrictUndefined,
@@ -102,6 +120,61 @@ def environment(override: Path | None = None) -> Environment:
     return env
 
 
+MAX_OVERRIDE_FILES = 1_000
+MAX_OVERRIDE_BYTES = 64 * 1024 * 1024
+
+
+def overrides(folder: Path | None) -> list[dict[str, Any]]:
+    """Every file of a templates folder (`--templates`), each with its SHA-256 and size, by
+    name: what the reports rendered with it show in their footer and a pack's manifest lists.
+
+    A link that leads out of the folder is refused (a template could otherwise show any file
+    the user can read), and so is a folder beyond 1,000 files or 64 MiB.
+    """
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise ComplianceError(f"templates folder {folder} does not exist")
+    root = folder.resolve()
+    found: list[dict[str, Any]] = []
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                rel = path.relative_to(folder).as_posix()
+                raise ComplianceError(
+                    f"templates folder {folder}: {rel} is a link to {path.resolve()}, "
+                    "outside the folder"
+                )
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            total += len(data)
+            if len(found) >= MAX_OVERRIDE_FILES or total > MAX_OVERRIDE_BYTES:
+                raise ComplianceError(
+                    f"templates folder {folder} holds more than {MAX_OVERRIDE_FILES} files or "
+                    f"{MAX_OVERRIDE_BYTES} bytes"
+                )
+            found.append(
+                dict(
+                    name=path.relative_to(folder).as_posix(),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    size=len(data),
+                )
+            )
+    return sorted(found, key=lambda f: f["name"])
+
+
+def overrides_notice(listing: list[dict[str, Any]]) -> str:
+    """The words every report rendered with overrides carries: each file and its hash."""
+    files = ", ".join(f"{f['name']} {f['sha256'][:12]}" for f in listing)
+    return f"custom templates: {files}"
+
+
 def _logo(override: Path | None) -> str | None:
     """The logo as a data URI, from the override folder or the built-in templates."""
     for folder in [override, templates_dir()] if override else [templates_dir()]:
@@ -114,10 +187,73 @@ def _logo(override: Path | None) -> str | None:
     return None
 
 
+def _template_at_fault(exc: BaseException, folders: list[tuple[Path, str]]) -> str:
+    """The template an error was raised in: its name, line and whose it is."""
+    if isinstance(exc, TemplateSyntaxError) and exc.name:
+        found = f"{exc.name}, line {exc.lineno}"
+        if exc.filename:
+            for folder, whose in folders:
+                if Path(exc.filename).is_relative_to(folder):
+                    return f"{found} ({whose})"
+        return found
+    found = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = Path(tb.tb_frame.f_code.co_filename)
+        for folder, whose in folders:
+            if filename.is_relative_to(folder):
+                name = filename.relative_to(folder).as_posix()
+                found = f"{name}, line {tb.tb_lineno} ({whose})"
+                break
+        tb = tb.tb_next
+    return found or "?"
+
+
 def render_html(report: dict[str, Any], override: Path | None = None) -> str:
-    env = environment(override)
-    template = env.get_template(f"{report['kind']}.html")
-    return template.render(report=report, logo=_logo(override))
+    """The report as one self-contained HTML document.
+
+    A template that reaches for what the sandbox refuses, names a value the report does not
+    have, or is not valid is a ComplianceError naming the template; so is one that includes
+    itself without end. Rendered with overrides, the document names them (footer), and if an
+    override dropped that footer, the notice is added at the end of the body.
+    """
+    listing = overrides(override)
+    folders = [(templates_dir(), "built-in"), (templates_dir().resolve(), "built-in")]
+    if override is not None:
+        folders += [(override, "from --templates"), (override.resolve(), "from --templates")]
+    try:
+        env = environment(override)
+        template = env.get_template(f"{report['kind']}.html")
+        html = template.render(
+            report=report,
+            logo=_logo(override),
+            overrides=listing,
+            overrides_notice=overrides_notice(listing) if listing else "",
+        )
+    except SecurityError as exc:
+        raise ComplianceError(
+            f"template {_template_at_fault(exc, folders)}: {exc} "
+            "Templates may use the report's data and filters only, not Python internals."
+        ) from None
+    except TemplateError as exc:
+        raise ComplianceError(f"template {_template_at_fault(exc, folders)}: {exc}") from None
+    except RecursionError:
+        raise ComplianceError(
+            f"template {report['kind']}.html includes or extends itself without end"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ComplianceError(f"a template in {override} is not UTF-8 text: {exc}") from None
+    except Exception as exc:  # a template's own expression failed (1 + "a", a range too big)
+        raise ComplianceError(
+            f"template {_template_at_fault(exc, folders)}: {type(exc).__name__}: {exc}"
+        ) from None
+    if listing:
+        notice = str(escape(overrides_notice(listing)))
+        if notice not in html:
+            block = f'<p class="overrides-notice">Rendered with {notice}</p>'
+            at = html.rfind("</body>")
+            html = html[:at] + block + html[at:] if at >= 0 else html + block
+    return html
 
 
 def _fetcher() -> Any:
@@ -136,10 +272,12 @@ def _fetcher() -> Any:
 
 def render_pdf(
     report: dict[str, Any],
-    path: Path,
+    target: Path | BinaryIO | None = None,
     override: Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> None:
+) -> bytes | None:
+    """Render the report as PDF to `target` (a file opened for writing, or a path written
+    through `outfile.replacing`), or return the bytes when `target` is None."""
     from weasyprint import HTML
 
     html = render_html(report, override)
@@ -148,4 +286,11 @@ def render_pdf(
     document = HTML(string=html, base_url=None, url_fetcher=_fetcher()).render()
     if progress:
         progress(f"writing {len(document.pages)} pages")
-    document.write_pdf(str(path))
+    if target is None:
+        return bytes(document.write_pdf())
+    if isinstance(target, str | os.PathLike):
+        with outfile.replacing(Path(target)) as fh:
+            document.write_pdf(fh)
+    else:
+        document.write_pdf(target)
+    return None

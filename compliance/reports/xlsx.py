@@ -25,8 +25,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import openpyxl
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell._writer import write_cell  # what the write-only sheet writes cells with
@@ -42,6 +43,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.writer.excel import ExcelWriter
 
+from compliance import outfile
+from compliance.errors import ComplianceError
 from compliance.reports.model import (
     DECISION_ORDER,
     GAP_STATUSES,
@@ -1385,7 +1388,7 @@ class StableZip(zipfile.ZipFile):
     """A zip archive whose entries all carry one fixed timestamp, so equal content gives equal
     bytes; files are copied in as streams, never read whole into memory."""
 
-    def __init__(self, path: Path, stamp: datetime) -> None:
+    def __init__(self, path: Path | BinaryIO, stamp: datetime) -> None:
         super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self.stamp = (max(stamp.year, 1980), stamp.month, stamp.day, 0, 0, 0)
 
@@ -1411,14 +1414,17 @@ class StableZip(zipfile.ZipFile):
             shutil.copyfileobj(src, dst)
 
 
-def write_workbook(report: dict[str, Any], path: Path) -> None:
-    """Write the Excel workbook of a view model from `reports.model` to `path`.
-
-    The file appears complete or not at all: it is written next to `path` and then moved there.
-    """
+def write_workbook(report: dict[str, Any], target: Path | BinaryIO) -> None:
+    """Write the Excel workbook of a view model from `reports.model` to `target`, a file
+    opened for writing or a path (written through `outfile.replacing`: whole or not at all)."""
     kind = report.get("kind")
     if kind not in KINDS:
         raise ValueError(f"no Excel layout for a report of kind {kind!r}")
+    if openpyxl.LXML:
+        raise ComplianceError(
+            "openpyxl was loaded with lxml before this package (see compliance/__init__.py): "
+            "its workbooks would not be reproducible; set OPENPYXL_LXML=False before importing it"
+        )
     wb = Workbook(write_only=True)
     stamp = datetime.combine(date.fromisoformat(report["as_of"]), datetime.min.time())
     wb.properties.creator = "compliance"
@@ -1426,13 +1432,14 @@ def write_workbook(report: dict[str, Any], path: Path) -> None:
     wb.properties.title = clean_text(report["title"])
     wb.properties.created = wb.properties.modified = stamp  # naive, read as UTC
     KINDS[kind](wb, report)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # ExcelWriter rather than Workbook.save, which would stamp the current time.
-        with StableZip(tmp, stamp) as archive:
-            ExcelWriter(wb, archive).write_data()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if isinstance(target, str | os.PathLike):
+        with outfile.replacing(Path(target)) as fh:
+            _save(wb, fh, stamp)
+    else:
+        _save(wb, target, stamp)
+
+
+def _save(wb: Workbook, target: BinaryIO, stamp: datetime) -> None:
+    # ExcelWriter rather than Workbook.save, which would stamp the current time.
+    with StableZip(target, stamp) as archive:
+        ExcelWriter(wb, archive).write_data()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from compliance import limits
 from compliance.errors import ComplianceError
 from compliance.store.models import AuditEvent
 
@@ -32,10 +33,14 @@ POSTGRESQL_GUARD_FUNCTION = "audit_events_reject_change"
 
 
 def actor() -> str:
-    """Who is acting: $COMPLIANCE_ACTOR, else the operating-system user."""
+    """Who is acting: $COMPLIANCE_ACTOR, else the operating-system user.
+
+    The name must fit the audit trail's actor column and hold no control character (a CR
+    or an escape sequence would forge or hide `audit log` lines): InvalidInput otherwise.
+    """
     name = os.environ.get("COMPLIANCE_ACTOR")
     if name:
-        return name
+        return limits.checked_name(name, "COMPLIANCE_ACTOR", "audit_events", "actor")
     try:
         return getpass.getuser()
     except Exception:
@@ -86,6 +91,7 @@ def record_many(session: Session, events: Sequence[tuple[str, str, dict[str, Any
     who = actor()
     rows = []
     for action, subject, detail in events:
+        limits.require_fit("audit_events", {"action": action, "subject": subject}, "audit event")
         body = canonical(detail)
         digest = event_hash(prev_hash, now, who, action, subject, body)
         rows.append(

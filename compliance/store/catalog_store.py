@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance import catalogs as cat
-from compliance.errors import NotFound
+from compliance import limits
+from compliance.errors import InvalidInput, NotFound, Problem
 from compliance.policy import LoadedPolicy, parse_policy
-from compliance.store import audit
+from compliance.store import audit, db
 from compliance.store.models import (
     Catalog,
     Check,
@@ -221,22 +222,82 @@ def _sync_mappings(session: Session, cs: cat.CatalogSet, ids: dict[int, int]) ->
     return len(missing)
 
 
-def sync(
-    session: Session, extra_dirs: Sequence[Path] = (), policy_file: cat.DataFile | None = None
-) -> SyncReport:
-    """Make the database hold the catalogs found on disk, each as the current version of its key.
-
-    Cheap when nothing changed: only the files' hashes are compared.
-    """
-    files = cat.discover(extra_dirs)
-    report = SyncReport()
+def _loaded(session: Session, files: Sequence[cat.DataFile]) -> bool:
+    """True when every file is in the database as the current version of its key."""
     shas = {f.sha256 for f in files}
     known = set(
         session.execute(
             select(Catalog.sha256).where(Catalog.sha256.in_(shas), Catalog.is_current.is_(True))
         ).scalars()
     )
-    if shas <= known and policy_file is None:
+    return shas <= known
+
+
+def _limit_problems(cs: cat.CatalogSet, policies: Sequence[LoadedPolicy]) -> list[Problem]:
+    """Every value of the data files that is longer than its column allows (see
+    `compliance.limits`), with its file and place, before anything is written."""
+    found: list[Problem] = []
+    renamed = {"key": "id", "parent_ref": "parent", "evidence_guidance": "evidence"}
+
+    def check(table: str, row: dict[str, Any], file: str, prefix: str) -> None:
+        for p in limits.row_problems(table, row, file, lambda c: renamed.get(c, c)):
+            if p.location == "file_name":  # the file's own path
+                found.append(Problem(file, "", f"its path is too long: {p.message}"))
+            else:
+                found.append(Problem(file, f"{prefix}{p.location}", p.message))
+
+    for f in cs.files() + [p.file for p in policies]:
+        policy = next((p for p in policies if p.file is f), None)
+        kind, key, name, version, _source = _kind_key_version(f, cs, policy)
+        row = dict(kind=kind, key=key, name=name, version=version, file_name=f.label)
+        check("catalogs", row, f.label, "framework." if kind == "framework" else "")
+    for c in cs.catalogs.values():
+        for i, row in enumerate(_control_rows(0, c.doc)):
+            check("controls", row, c.file.label, f"controls[{i}].")
+    if cs.checks is not None:
+        label = cs.checks.file.label
+        for i, row in enumerate(_check_rows(0, cs.checks.doc)):
+            check("checks", row, label, f"checks[{i}].")
+        for i, entry in enumerate(cs.checks.doc.checks):
+            for j, m in enumerate(entry.mappings):
+                row = dict(relationship=m.relationship, rationale=m.rationale, origin=m.origin)
+                check("mappings", row, label, f"checks[{i}].mappings[{j}].")
+    for om in cs.mappings:
+        for j, e in enumerate(om.doc.mappings):
+            row = dict(relationship=e.relationship, rationale=e.rationale, origin=e.origin)
+            check("mappings", row, om.file.label, f"mappings[{j}].")
+    return found
+
+
+def sync_if_needed(engine: Engine, extra_dirs: Sequence[Path] = ()) -> SyncReport:
+    """Load the catalogs on disk that the database does not hold yet, for read-only commands.
+
+    Whether anything changed is read in a snapshot, without the writers' lock; only then, and
+    only if something did, the files are loaded in a short write transaction of their own.
+    """
+    files = cat.discover(extra_dirs)
+    with db.snapshot(engine) as session:
+        if _loaded(session, files):
+            return SyncReport(unchanged=[f.label for f in files])
+    with db.transaction(engine) as session:
+        return sync(session, extra_dirs, files=files)
+
+
+def sync(
+    session: Session,
+    extra_dirs: Sequence[Path] = (),
+    policy_file: cat.DataFile | None = None,
+    *,
+    files: Sequence[cat.DataFile] | None = None,
+) -> SyncReport:
+    """Make the database hold the catalogs found on disk, each as the current version of its key.
+
+    Cheap when nothing changed: only the files' hashes are compared. `files`: the files of
+    `extra_dirs` already read (`catalogs.discover`).
+    """
+    files = cat.discover(extra_dirs) if files is None else files
+    report = SyncReport()
+    if policy_file is None and _loaded(session, files):
         report.unchanged = [f.label for f in files]
         return report
     cs = cat.validate_files(files)
@@ -249,6 +310,11 @@ def sync(
     policies = [parse_policy(cs.policy_file, check_keys, needed)]
     if policy_file is not None:
         policies.append(parse_policy(policy_file, check_keys, needed))
+    for loaded in policies:
+        refuse_baseline_impostor(session, loaded)
+    too_long = _limit_problems(cs, policies)
+    if too_long:
+        raise InvalidInput(too_long)
     now = datetime.now(UTC)
     ids: dict[int, int] = {}
     all_files = cs.files() + [p.file for p in policies]
@@ -280,6 +346,48 @@ def sync(
         ids[id(f)] = existing
     report.mappings_added = _sync_mappings(session, cs, ids)
     return report
+
+
+def _baseline_versions(session: Session) -> dict[tuple[str, str], set[str]]:
+    """(id, version) of every built-in policy, on disk or ever loaded, with its SHA-256s."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for key, version, sha in session.execute(
+        select(Catalog.key, Catalog.version, Catalog.sha256).where(
+            Catalog.kind == "policy", Catalog.origin == "builtin"
+        )
+    ):
+        found.setdefault((key, version), set()).add(sha)
+    for f in cat.discover():
+        if f.origin == "builtin" and cat.POLICY_SCHEMA.encode() in f.raw:
+            p = parse_policy(f).policy
+            found.setdefault((p.id, p.version), set()).add(f.sha256)
+    return found
+
+
+def refuse_baseline_impostor(session: Session, loaded: LoadedPolicy) -> None:
+    """Refuse a policy that is not the built-in baseline but claims its id and version.
+
+    Reports and the gate name a policy by id and version; a lax file that reused the
+    baseline's would read as the baseline beside a hash nobody compares.
+    """
+    if loaded.file.origin == "builtin":
+        return
+    p = loaded.policy
+    shas = _baseline_versions(session).get((p.id, p.version))
+    if shas and loaded.file.sha256 not in shas:
+        raise InvalidInput(
+            [
+                Problem(
+                    loaded.file.label,
+                    "id",
+                    f"policy {p.id!r} version {p.version!r} is the id and version of the "
+                    f"built-in baseline policy, but this file's content differs from it "
+                    f"(sha256 {loaded.file.sha256[:12]}, baseline "
+                    f"{', '.join(sorted(s[:12] for s in shas))}); give the policy its own id, "
+                    "or a version of its own",
+                )
+            ]
+        )
 
 
 def current_catalog_ids(session: Session) -> list[int]:
@@ -323,7 +431,9 @@ def resolve_policy(session: Session, path: Path | None = None) -> LoadedPolicy:
     for key, procedure in current:
         for name in (procedure or {}).get("thresholds", []):
             needed.setdefault(name, []).append(key)
-    return parse_policy(read_policy_file(path), known, needed)
+    loaded = parse_policy(read_policy_file(path), known, needed)
+    refuse_baseline_impostor(session, loaded)
+    return loaded
 
 
 def framework_row(

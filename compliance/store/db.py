@@ -46,9 +46,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "compliance_read_only"  # execution option of a snapshot's connection
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        # A read transaction: in WAL mode it reads one snapshot (fixed at its first read) and
+        # neither waits for nor blocks writers. query_only makes any write in it an error.
+        conn.exec_driver_sql("PRAGMA query_only=1")
+        conn.exec_driver_sql("BEGIN DEFERRED")
+        return
     # Take the write lock at the start: a transaction that reads and then writes can otherwise
     # fail with SQLITE_BUSY when another writer committed in between, which no timeout fixes.
+    conn.exec_driver_sql("PRAGMA query_only=0")
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -88,6 +98,27 @@ def transaction(engine: Engine) -> Iterator[Session]:
 WRITER_LOCK_KEY = 7243001
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only transaction on one consistent snapshot, without the writers' lock.
+
+    SQLite: a deferred read transaction (WAL), with `PRAGMA query_only` on. PostgreSQL:
+    REPEATABLE READ READ ONLY. Readers never wait for a writer and no writer waits for them,
+    however long they run; any attempt to write in one is an error. Nothing is committed.
+    """
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        session = Session(bind=conn, expire_on_commit=False)
+        try:
+            if engine.dialect.name == "postgresql":
+                # The first statement of the transaction, before its snapshot is taken.
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            yield session
+        finally:
+            # Ends the transaction (a rollback: nothing was written) and detaches the objects
+            # read, which stay usable, as after a commit with expire_on_commit=False.
+            session.close()
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database error that a retry of the whole unit of work can resolve."""
     orig = getattr(exc, "orig", None)
@@ -116,7 +147,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -333,3 +333,19 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, comment="canonical JSON")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StoreIdentity(Base):
+    """The evidence store this database's evidence files are in (one row).
+
+    The random id is also written to a marker file in the store on first use; a command run
+    against a store with another id, or none, is refused (see `store.identity`).
+    """
+
+    __tablename__ = "store_identity"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    store_id: Mapped[str] = mapped_column(String(64), comment="the id in the store's marker file")
+    path: Mapped[str] = mapped_column(String(1000), comment="absolute folder, at first use")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
