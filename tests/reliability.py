@@ -215,14 +215,19 @@ def check_store(engine: Engine, store: Path, prefix: str | None = None) -> Store
     for those of the deployments whose id starts with `prefix-`.
     """
     deep_query = (
-        "SELECT DISTINCT e.sha256 FROM evidence e JOIN results r ON r.id = e.result_id "
+        "SELECT DISTINCT coalesce(e.sha256, e.snapshot_sha256) FROM evidence e "
+        "JOIN results r ON r.id = e.result_id "
         "JOIN assessments a ON a.id = r.assessment_id "
         "JOIN deployments d ON d.id = a.deployment_id "
-        "WHERE e.kind = 'file' AND d.key LIKE :p"
+        "WHERE (e.kind = 'file' OR e.snapshot_sha256 IS NOT NULL) AND d.key LIKE :p"
     )
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT DISTINCT sha256, size FROM evidence WHERE kind = 'file'")
+            text(
+                "SELECT DISTINCT sha256, size FROM evidence WHERE kind = 'file' UNION "
+                "SELECT DISTINCT snapshot_sha256, snapshot_size FROM evidence "
+                "WHERE snapshot_sha256 IS NOT NULL"
+            )
         ).all()
         deep = (
             None

@@ -863,7 +863,7 @@ def _hostile_doc(text: str) -> dict[str, Any]:
         acceptances=[
             {
                 "check": factories.LOW_REQUIRED[0],
-                "approved_by": text,
+                "approved_by": "Approver " + text,  # the approver is never the assessor
                 "justification": text,
                 "expires": "2027-01-31",
             }
@@ -999,7 +999,7 @@ def gap_model(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
     try:
         with db.snapshot(engine) as s:
             return model.gap_report(
-                s, "kb-search-assistant", None, None, catalog_store.current_policy(s)
+                s, "kb-search-assistant", None, AS_OF_DAY, catalog_store.current_policy(s)
             )
     finally:
         engine.dispose()

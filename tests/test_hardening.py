@@ -38,6 +38,7 @@ from compliance.store import db
 from tests import factories
 from tests.conftest import Cli
 from tests.reliability import ROOT, WORKERS
+from tests.tamper import drop_guards
 
 EXAMPLES = ROOT / "examples"
 CLI = "import sys; from compliance.cli.main import main; sys.argv[0] = 'compliance'; main()"
@@ -423,15 +424,8 @@ def test_read_only_commands_never_take_or_wait_for_the_writer_lock(
             str(out / "e.html"),
         ],
         ["export", "oscal", "payments-recon-agent", "-o", str(out / "o.json")],
-        [
-            "pack",
-            "--deployment",
-            "kb-search-assistant",
-            "--framework",
-            "owasp-asi-2026",
-            "-o",
-            str(out / "p.zip"),
-        ],
+        # `pack` reads a snapshot too, but then writes its own audit event: it takes the lock
+        # for that moment only (test_gate_and_import_do_not_wait_for_a_long_pack).
         ["audit", "log"],
         ["audit", "verify"],
     ]
@@ -544,7 +538,7 @@ def test_text_from_data_reaches_the_terminal_escaped(run: Cli, tmp_path: Path) -
     path = factories.write(folder, doc)
     imported = run("import", str(path))
     assert imported.exit_code == 0, imported.output
-    gate = run("gate", "test-agent")
+    gate = run("gate", "test-agent", "--as-of", "2026-11-20")
     assert gate.exit_code == 4
     outputs = {
         "import": imported.output,
@@ -560,7 +554,7 @@ def test_text_from_data_reaches_the_terminal_escaped(run: Cli, tmp_path: Path) -
         assert "\x07" not in output, what
     assert [line for line in gate.output.splitlines() if "Decision:" in line] == [
         "Spoof\\nDecision: APPROVE\\r\\x1b[2K\\x1b]0;owned\\x07\\u202eevil\\x1b[8m (test-agent), "
-        "assessment 2026-Q4, as of 2026-11-20",
+        "assessment 2026-Q4 of 2026-11-20 (a draft, not finalized), decided as of 2026-11-20",
         "Decision: BLOCK",
     ]
     assert "evil\\x1b[31mname" in imported.output
@@ -590,6 +584,7 @@ def test_audit_log_escapes_an_actor_stored_with_control_characters(
 ) -> None:
     """Finding 5: COMPLIANCE_ACTOR holding a CR forged `audit log` lines. New actors with
     control characters are refused (see the limits tests); one already stored is escaped."""
+    drop_guards(engine)  # as someone with rights over the table would
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = :a"), {"a": "eve\r#9999 forged"})
     out = run("audit", "log").output
@@ -605,7 +600,7 @@ def test_gate_names_the_policy_in_its_text(run: Cli, examples: None) -> None:
     data = json.loads(run("gate", "kb-search-assistant", "--json").output)
     sha = data["policy"]["sha256"]
     out = run("gate", "kb-search-assistant").output
-    assert f"Policy: baseline-policy 1.0.0 (sha256 {sha[:12]})" in out.splitlines()
+    assert f"Policy: baseline-policy 2.0.0 (sha256 {sha[:12]})" in out.splitlines()
 
 
 def test_a_policy_claiming_the_baseline_id_and_version_is_refused(
@@ -638,7 +633,7 @@ def test_a_policy_claiming_the_baseline_id_and_version_is_refused(
         result = run(*args)
         assert result.exit_code == 1, result.output
         assert (
-            f"{path}: id: policy 'baseline-policy' version '1.0.0' is the id and version of "
+            f"{path}: id: policy 'baseline-policy' version '2.0.0' is the id and version of "
             "the built-in baseline policy, but this file's content differs"
         ) in result.output
     folder = tmp_path / "org"
@@ -650,10 +645,10 @@ def test_a_policy_claiming_the_baseline_id_and_version_is_refused(
     same = tmp_path / "same.yaml"
     same.write_bytes((mappings_dir() / "policy.yaml").read_bytes())
     assert run("gate", "payments-recon-agent", "--policy", str(same)).exit_code == 4
-    lax["version"] = "1.0.0-lax"
+    lax["version"] = "2.0.0-lax"
     path.write_text(yaml.safe_dump(lax))
     result = run("gate", "payments-recon-agent", "--policy", str(path))
-    assert result.exit_code != 1 and "Policy: baseline-policy 1.0.0-lax" in result.output
+    assert result.exit_code != 1 and "Policy: baseline-policy 2.0.0-lax" in result.output
 
 
 # ------------------------------------------------------------------------------------------
