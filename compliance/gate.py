@@ -84,6 +84,7 @@ class Finding:
     expires: date | None = None
     approved_by: str | None = None
     kind: str = "check"
+    scope: str | None = None  # for `profile`: the part left undefined (tools, data or audit)
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,12 @@ def decide(
     for scope in policy.must_define:
         if not defined[scope]:
             blockers.append(
-                Finding(None, _SCOPE_TEXT[scope] + "; it cannot be approved", kind="profile")
+                Finding(
+                    None,
+                    _SCOPE_TEXT[scope] + "; it cannot be approved",
+                    kind="profile",
+                    scope=scope,
+                )
             )
 
     verdicts = []

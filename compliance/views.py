@@ -193,7 +193,10 @@ def policy_label(policy: LoadedPolicy) -> str:
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    return dict(check=f.check, reason=f.reason, kind=f.kind)
+    out: dict[str, Any] = dict(check=f.check, reason=f.reason, kind=f.kind)
+    if f.scope is not None:
+        out["scope"] = f.scope  # tools, data or audit: the profile part left undefined
+    return out
 
 
 def gate_json(dep: Deployment, a: Assessment, d: Decision, policy: LoadedPolicy) -> dict[str, Any]:

@@ -35,11 +35,9 @@ def assessment_files() -> list[str]:
 def _finding_id(finding: dict[str, Any]) -> str:
     kind, check = finding["kind"], finding["check"]
     if kind == "profile":
-        # The JSON says only that the profile is incomplete; which part is in the reason.
-        scope = next(
-            (s for s, text in _SCOPE_TEXT.items() if finding["reason"].startswith(text)), None
-        )
-        assert scope is not None, finding
+        # The JSON names the part of the profile left undefined, and the reason says it too.
+        scope = finding["scope"]
+        assert finding["reason"].startswith(_SCOPE_TEXT[scope]), finding
         return f"undefined:{scope}"
     if kind == "safety_score":
         return "safety_score"
