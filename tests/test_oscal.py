@@ -385,7 +385,7 @@ def test_round_trip_into_a_second_database(
     _evidence_beside(exported, exported.parent.parent / "src")
     result = other("import", str(exported))
     assert result.exit_code == 0, result.output
-    assert "1 imported" in result.output and "3 evidence file(s) stored" in result.output
+    assert "1 imported" in result.output and "3 evidence reference(s) to 2 file(s)" in result.output
     assert _snapshot(second, "test-agent") == _snapshot(run.url, "test-agent")
     assert _gate(other, "test-agent") == _gate(run, "test-agent")
     assert _gate(run, "test-agent")[1]["decision"] == "BLOCK"  # audit undefined, GOV-02 failed
@@ -504,7 +504,7 @@ def test_evidence_beside_the_document_is_checked_and_stored(
     (exported.parent / "evidence" / "manifest.json").write_bytes(MANIFEST)
     result = other("import", str(exported))
     assert result.exit_code == 0, result.output
-    assert "3 evidence file(s) stored" in result.output  # one per file evidence item
+    assert "3 evidence reference(s) to 2 file(s)" in result.output  # one per file evidence item
     assert (tmp_path / "empty-store" / sha[:2] / sha[2:]).read_bytes() == MANIFEST
 
 

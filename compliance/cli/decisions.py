@@ -80,7 +80,12 @@ def _explain(dep: Deployment, data: dict) -> None:  # type: ignore[type-arg]
         for b in data["blockers"]:
             say(f"  - {b['reason']}")
     if data["conditions"]:
-        say("", "Approved only under these conditions:")
+        say(
+            "",
+            "Approved only under these conditions:"
+            if data["decision"] == "CONDITIONAL"
+            else "Conditions that would remain once the blockers are cleared:",
+        )
         for c in data["conditions"]:
             say(f"  - {c['reason']}")
     if data["not_applicable"]:

@@ -48,7 +48,8 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
     restored = f", {len(report.restored)} restored" if report.restored else ""
     say(
         f"{len(report.imported)} imported, {len(report.replaced)} replaced{restored}, "
-        f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence file(s) stored in {store.root}"
+        f"{len(report.unchanged)} unchanged; {report.evidence_files} evidence reference(s) to "
+        f"{len(report.evidence_distinct)} file(s), {report.evidence_new} of them new in {store.root}"
     )
     if report.evidence_restored:
         say(

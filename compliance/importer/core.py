@@ -72,7 +72,9 @@ class ImportReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    evidence_files: int = 0
+    evidence_files: int = 0  # references to evidence files (and link snapshots) written
+    evidence_new: int = 0  # of which files the store did not hold yet
+    evidence_distinct: set[str] = field(default_factory=set)
     # Drafts whose rows had been changed outside the tool, rewritten from their unchanged file.
     restored: list[str] = field(default_factory=list)
     # Evidence files put back into the store because their copy there was missing or altered.

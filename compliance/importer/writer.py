@@ -716,8 +716,10 @@ def _write_results(
                         if store.put(path, blob, sync=False):
                             new_blobs += 1
                         report.evidence_files += 1
+                        report.evidence_distinct.add(blob.sha256)
                 evidence_rows.append(_evidence_values(rid, pos, e, now))
     rows.insert(RESULTS, RESULT_COLUMNS, result_rows)
+    report.evidence_new += new_blobs
     if new_blobs:
         # Every new evidence file is on disk before the transaction that points to it commits.
         os.sync()
