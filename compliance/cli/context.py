@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -19,8 +19,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceError, InvalidInput
-from compliance.evidence import EvidenceStore, default_store_dir
 from compliance.store import catalog_store, db
+
+if TYPE_CHECKING:
+    from compliance.evidence import EvidenceStore
 
 EXIT_ERROR = 1
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +42,8 @@ class AppContext:
         return self._engine
 
     def evidence_store(self) -> EvidenceStore:
+        from compliance.evidence import EvidenceStore, default_store_dir  # only commands storing
+
         return EvidenceStore(self.evidence_dir or default_store_dir(self.engine))
 
     @contextmanager

@@ -10,7 +10,6 @@ import click
 
 from compliance import views
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
-from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Deployment
 
@@ -172,6 +171,8 @@ def deployments(
     Example:
       compliance deployments --json
     """
+    from compliance.reports.model import latest_assessments
+
     with app.session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
         pairs = latest_assessments(session)

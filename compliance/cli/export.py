@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from compliance.cli.context import AppContext, handle_errors, pass_app
-from compliance.oscal import export_assessment
 
 
 @click.group()
@@ -43,6 +42,8 @@ def oscal(app: AppContext, deployment: str, assessment_id: str | None, out: Path
       compliance export oscal payments-recon-agent --assessment 2026-Q4 -o out/payments-ar.json
       compliance --db sqlite:///other.db import out/payments-ar.json
     """
+    from compliance.oscal import export_assessment
+
     with app.session() as session:
         document = export_assessment(session, deployment, assessment_id)
     out.parent.mkdir(parents=True, exist_ok=True)

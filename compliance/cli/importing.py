@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app
 from compliance.errors import Conflict
-from compliance.importer.core import import_paths
 from compliance.store import audit, queries
 from compliance.store.models import Assessment, Result
 
@@ -31,6 +30,8 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
       compliance import examples/
       compliance import assessments/payments-q4.yaml
     """
+    from compliance.importer.core import import_paths
+
     store = app.evidence_store()
     with app.session() as session:
         report = import_paths(session, store, list(paths))

@@ -12,8 +12,7 @@ from rich.console import Console
 
 from compliance.cli.context import AppContext, handle_errors, pass_app
 from compliance.cli.decisions import DateType
-from compliance.reports import model, render
-from compliance.reports.batch import RenderJob, render_all
+from compliance.reports import model
 from compliance.store import catalog_store
 
 FORMATS = ("pdf", "html", "xlsx")
@@ -29,9 +28,14 @@ def _output(report: dict[str, Any], fmt: str, out: Path, templates: Path | None)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.partial")
         try:
+            # Each format's libraries are imported by the format that uses them.
             if fmt == "html":
+                from compliance.reports import render
+
                 tmp.write_text(render.render_html(report, templates), encoding="utf-8")
             elif fmt == "pdf":
+                from compliance.reports import render
+
                 render.render_pdf(report, tmp, templates, progress)
             else:
                 from compliance.reports.xlsx import write_workbook
@@ -135,6 +139,8 @@ def _output_many(
     reports: list[dict[str, Any]], fmt: str, targets: list[Path], templates: Path | None, jobs: int
 ) -> None:
     from rich.progress import Progress
+
+    from compliance.reports.batch import RenderJob, render_all
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"rendering {len(reports)} reports", total=len(reports))
