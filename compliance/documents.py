@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import GeneratorType
@@ -529,7 +530,13 @@ def read_bounded(path: Path, name: str, limit: int = MAX_DOCUMENT_BYTES) -> byte
                 ]
             )
         with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+            # Ask for the size the file has (plus one byte, to see it grow), not for `limit`:
+            # a read of 10 MiB allocates 10 MiB first, which costs more than reading a small
+            # file. A file that grows meanwhile is read on, up to the limit and one byte.
+            size = min(os.fstat(fh.fileno()).st_size, limit)
+            data = fh.read(size + 1)
+            if len(data) > size:
+                data += fh.read(limit + 1 - len(data))
     except OSError as exc:
         raise InvalidInput([Problem(name, "", f"cannot be read: {exc.strerror}")]) from None
     if len(data) > limit:

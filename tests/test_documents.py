@@ -613,3 +613,38 @@ def test_an_assessment_written_with_merge_keys_imports_as_if_written_out(
         ("GOV-01", "pass", "Reviewed by the board."),
         ("GOV-02", "partial", "Reviewed by the board."),
     ]
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 250])
+def test_read_bounded_reads_the_whole_file_up_to_the_limit(size: int, tmp_path: Path) -> None:
+    from compliance.documents import read_bounded
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * size)
+    if size <= 100:
+        assert read_bounded(path, "f", limit=100) == b"x" * size
+    else:
+        with pytest.raises(InvalidInput, match="larger than the limit of 100 bytes"):
+            read_bounded(path, "f", limit=100)
+
+
+@pytest.mark.parametrize(("grown_to", "refused"), [(80, False), (100, False), (101, True)])
+def test_read_bounded_sees_a_file_that_grew_after_its_size_was_taken(
+    grown_to: int, refused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance import documents as module
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * grown_to)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> Any:  # the size the file had a moment before
+        found = real_fstat(fd)
+        return os.stat_result((*found[:6], 10, *found[7:]))
+
+    monkeypatch.setattr(module.os, "fstat", stale_fstat)
+    if refused:
+        with pytest.raises(InvalidInput, match="larger than the limit"):
+            module.read_bounded(path, "f", limit=100)
+    else:
+        assert module.read_bounded(path, "f", limit=100) == b"x" * grown_to
