@@ -351,11 +351,40 @@ def _error_as_before(text: str, found: yaml.YAMLError) -> Exception:
     return found
 
 
+_NODE_EVENTS = (
+    yaml.ScalarEvent,
+    yaml.AliasEvent,
+    yaml.SequenceStartEvent,
+    yaml.MappingStartEvent,
+)
+
+
+def _count_nodes(text: str) -> None:
+    """Refuse a long document that holds more nodes than MAX_NODES before any node is made:
+    composed, ten MiB of `[1,1,1,...]` would take seconds and a gigabyte and a half. libyaml's
+    events are counted and dropped. (A merge key and its list of sources count here, though
+    they are not values: a bound, a little stricter than `_check_graph`.)"""
+    parser = _Composer(text)
+    nodes = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, _NODE_EVENTS):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _too_big()
+    finally:
+        parser.dispose()
+
+
 def _load_yaml(text: str) -> Any:
     """The YAML document's value, or None when the stream holds no document."""
     loader = _Loader(text)
     try:
         try:
+            # A node takes at least one character (`{a,b}`: one letter, a key and its empty
+            # value), so only a document this long can hold too many (with a factor 2 to spare).
+            if len(text) > MAX_NODES // 2:
+                _count_nodes(text)
             root = loader.get_single_node()
         except yaml.YAMLError as exc:
             if not _LIBYAML:

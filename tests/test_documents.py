@@ -240,9 +240,12 @@ def test_the_bounds_are_refused_with_their_messages() -> None:
 
 @pytest.mark.parametrize("limit", [1_001, 1_002, 1_003])
 def test_the_value_count_is_exact(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A smaller limit, so that the old reader answers in milliseconds.
+    # A smaller limit, so that the old reader answers in milliseconds; these documents are long
+    # for it, so the event count is switched off: the graph's count is what is tested here (the
+    # event count is tested below).
     monkeypatch.setattr(documents, "MAX_NODES", limit)
     monkeypatch.setattr(legacy_documents, "MAX_NODES", limit)
+    monkeypatch.setattr(documents, "_count_nodes", lambda text: None)
 
     def ones(n: int) -> str:
         return ", ".join(["1"] * n)
@@ -648,3 +651,46 @@ def test_read_bounded_sees_a_file_that_grew_after_its_size_was_taken(
             module.read_bounded(path, "f", limit=100)
     else:
         assert module.read_bounded(path, "f", limit=100) == b"x" * grown_to
+
+
+@pytest.mark.parametrize("nodes", [990, 1_001, 5_000])
+def test_a_long_document_has_its_nodes_counted_before_they_are_made(
+    nodes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a limit of 1,000 values, documents over 500 characters are counted from libyaml's
+    # events first: ten MiB of `[1,1,1,...]` is refused in a second, not composed.
+    monkeypatch.setattr(documents, "MAX_NODES", 1_000)
+    monkeypatch.setattr(legacy_documents, "MAX_NODES", 1_000)
+    counted: list[str] = []
+    real = documents._count_nodes
+    monkeypatch.setattr(documents, "_count_nodes", lambda text: (counted.append(text), real(text)))
+    for text in (
+        "a: [" + ",".join(["1"] * (nodes - 3)) + "]\n",  # the mapping, the key, the list
+        "{" + ",".join(f"k{i}" for i in range(nodes // 2)) + "}\n",  # keys with empty values
+    ):
+        assert len(text) > 500
+        found = same_as_before(text.encode())
+        assert counted[-1] == text
+        if nodes > 1_000:
+            assert found == ("refused", ("", "document refused: expands to more than 1000 values"))
+        else:
+            assert found[0] == "value"
+    # Merge keys and lists of sources are counted as if they were values: a bound a little
+    # stricter than the graph's count, for long documents only.
+    merged = f"a: {{<<: {{x: [{', '.join(['1'] * 995)}]}}, y: 1}}\n"  # 1,002 values, 1,004 nodes
+    monkeypatch.setattr(documents, "MAX_NODES", 1_003)
+    assert outcome(parse_document, merged.encode())[0] == "refused"
+    monkeypatch.setattr(documents, "MAX_NODES", 1_004)
+    assert outcome(parse_document, merged.encode())[0] == "value"
+
+
+def test_ten_mib_of_values_is_refused_by_counting() -> None:
+    from compliance.documents import MAX_DOCUMENT_BYTES
+
+    count = (MAX_DOCUMENT_BYTES - 10) // 2
+    text = "[" + "1," * (count - 1) + "1]\n"
+    assert count > MAX_NODES and len(text) <= MAX_DOCUMENT_BYTES
+    assert outcome(parse_document, text.encode()) == (
+        "refused",
+        ("", f"document refused: expands to more than {MAX_NODES} values"),
+    )
