@@ -10,8 +10,9 @@ Start-up is part of every command's time, so imports here follow three rules, wh
   what all of its commands need (click, SQLAlchemy, `cli.context`, the store); whatever only
   one command or one output format needs is imported inside it. The report stack
   (`compliance.reports.render`, `.xlsx`, `.batch`, `compliance.pack`: Jinja2, WeasyPrint,
-  openpyxl), rich, the importer and OSCAL are never imported at module level by a module whose
-  commands do not all use them: `gate`, `gaps` and `deployments` load none of them.
+  openpyxl), rich, the importer and OSCAL are imported inside the commands that use them, never
+  at module level by a module some of whose commands do not: `gate`, `gaps` and `deployments`
+  load none of them.
 - `compliance.store.db` imports Alembic only in the functions that migrate: checking that the
   schema is current reads the migration scripts' revision ids.
 """

@@ -7,11 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from compliance.cli.context import AppContext, echo_json, fail, handle_errors, pass_app
 from compliance.cli.decisions import DateType
-from compliance.pack import PackScope, build_pack, verify_pack
 from compliance.store import catalog_store
 
 
@@ -83,6 +81,10 @@ def pack(
         return
     if out is None:
         fail("missing option -o/--output (the zip file to write)", code=2)
+    from rich.console import Console
+
+    from compliance.pack import PackScope, build_pack
+
     app = ctx.find_object(AppContext)
     assert app is not None
     console = Console(stderr=True)
@@ -117,6 +119,8 @@ def verify(app: AppContext, zip_path: Path, as_json: bool) -> None:
     Example:
       compliance pack verify audit-2026-Q4.zip
     """
+    from compliance.pack import verify_pack
+
     report = verify_pack(zip_path)
     if as_json:
         echo_json(
