@@ -58,8 +58,9 @@ _MERGE = "tag:yaml.org,2002:merge"
 # resolver would try no pattern at all. Other plain scalars are resolved once per distinct value.
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _RESOLVED_FIRST = frozenset(k for k in _RESOLVERS if k)
-_RESOLVED: dict[str, str] = {}  # plain scalar -> tag; bounded, shared by every load
+_RESOLVED: dict[str, str] = {}  # short plain scalar -> tag; bounded, shared by every load
 _RESOLVED_MAX = 4096
+_RESOLVED_LONGEST = 64  # longer values (notes, say) are seldom repeated: not kept
 
 
 class _Merge:
@@ -90,9 +91,10 @@ class _Loader(_Composer):
             tag = _RESOLVED.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-                if len(_RESOLVED) >= _RESOLVED_MAX:
-                    _RESOLVED.clear()
-                _RESOLVED[value] = tag
+                if len(value) <= _RESOLVED_LONGEST:
+                    if len(_RESOLVED) >= _RESOLVED_MAX:
+                        _RESOLVED.clear()
+                    _RESOLVED[value] = tag
             return tag
         return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
