@@ -1,5 +1,9 @@
 """The floors the engine is measured against: the same work written by hand, with no engine code.
 
+- YAML ingest: read and parse the same YAML files with libyaml's loader (`yaml.CSafeLoader`),
+  and nothing else: the allowance is for everything the import does beyond parsing.
+- start-up: `python -c "import click"` (for `--version` and `--help`) and `python -c "import
+  sqlalchemy, click"` (for a command that reads the database), each a process of its own.
 - ingest: parse the same files (json.load), hash the same evidence files, and insert the same
   rows (deployments, assessments, assessment_catalogs, safety_scores, results, evidence,
   risk_acceptances, audit_events with their hash chain) with one `executemany` per table in one
@@ -22,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 import compliance.evidence  # noqa: F401  (registers the media types the engine uses)
 
@@ -118,6 +124,18 @@ def assessment_files(root: Path) -> list[Path]:
         and "evidence" not in p.relative_to(root).parts[:-1]
         and not p.name.startswith(".")
     )
+
+
+def parse_yaml(root: Path) -> int:
+    """Read and parse every assessment file under `root` with libyaml; the number parsed."""
+    parsed = 0
+    for path in assessment_files(root):
+        yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+        parsed += 1
+    return parsed
+
+
+STARTUP_FLOORS = {"click": "import click", "sqlalchemy": "import sqlalchemy, click"}
 
 
 class _Refs:

@@ -8,11 +8,14 @@ on most results, URL evidence on about a third of the results and *file* evidenc
 blob per file), risk acceptances on some failing required checks, and now and then a result
 recorded directly on a framework control.
 
-Layout, in the import format: `ROOT/<deployment>/<assessment>.json`, evidence files in
-`ROOT/<deployment>/evidence/`. JSON because it is what a pipeline exporting thousands of
-assessments writes (the engine reads YAML the same way, only slower to parse).
+Layout, in the import format: `ROOT/<deployment>/<assessment>.json` (or `.yaml` with `--format
+yaml`), evidence files in `ROOT/<deployment>/evidence/`. JSON is what a pipeline exporting
+thousands of assessments writes; YAML is what people write and what the README documents first.
+The YAML portfolio holds the same values (dates as YAML dates), written block style as PyYAML
+writes it, so both import to the same rows.
 
     python -m benchmarks.generate --deployments 1000 --assessments 4 -o out/bench/portfolio
+    python -m benchmarks.generate -n 250 --format yaml -o out/bench/portfolio-yaml
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ PROCESSES = (
 )
 TEAMS = ("finance", "platform", "support", "hr", "legal", "security", "data", "sales", "ops")
 EXTENSIONS = ("json", "md", "csv", "log")
+FORMATS = ("json", "yaml")
+DATE_FIELDS = frozenset(("date", "expires", "collected"))
 
 
 def check_ids() -> list[str]:
@@ -252,8 +257,34 @@ def _evidence_body(rng: random.Random, dep: str, check: str, akey: str, ext: str
     )
 
 
-def write_portfolio(root: Path, deployments: int, assessments: int = 4, seed: int = 2026) -> Stats:
+def _yaml_dates(value: Any) -> Any:
+    """The document with its dates as `date` values, so that YAML writes them unquoted."""
+    if isinstance(value, dict):
+        return {
+            k: date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else _yaml_dates(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_yaml_dates(v) for v in value]
+    return value
+
+
+def dump(doc: dict[str, Any], fmt: str) -> str:
+    """The document as the portfolio writes it."""
+    if fmt == "json":
+        return json.dumps(doc, indent=1)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(
+        _yaml_dates(doc), Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def write_portfolio(
+    root: Path, deployments: int, assessments: int = 4, seed: int = 2026, fmt: str = "json"
+) -> Stats:
     """Write the portfolio under `root` (replacing it); return what was written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -363,7 +394,7 @@ def write_portfolio(root: Path, deployments: int, assessments: int = 4, seed: in
                     "acceptances": acceptances,
                 },
             }
-            (folder / f"{akey}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+            (folder / f"{akey}.{fmt}").write_text(dump(doc, fmt), encoding="utf-8")
             stats.assessments += 1
             stats.results += len(results)
             stats.acceptances += len(acceptances)
@@ -371,14 +402,15 @@ def write_portfolio(root: Path, deployments: int, assessments: int = 4, seed: in
 
 
 def cached_portfolio(
-    cache: Path, deployments: int, assessments: int, seed: int = 2026
+    cache: Path, deployments: int, assessments: int, seed: int = 2026, fmt: str = "json"
 ) -> tuple[Path, Stats]:
     """A portfolio for these parameters, generated once under `cache` and reused after."""
-    root = cache / f"portfolio-n{deployments}-k{assessments}-s{seed}-v{GEN_VERSION}"
+    suffix = "" if fmt == "json" else f"-{fmt}"
+    root = cache / f"portfolio-n{deployments}-k{assessments}-s{seed}-v{GEN_VERSION}{suffix}"
     marker = root / ".complete.json"
     if marker.is_file():
         return root, Stats(**json.loads(marker.read_text()))
-    stats = write_portfolio(root, deployments, assessments, seed)
+    stats = write_portfolio(root, deployments, assessments, seed, fmt)
     marker.write_text(json.dumps(stats.__dict__))
     return root, stats
 
@@ -388,9 +420,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deployments", "-n", type=int, default=100)
     parser.add_argument("--assessments", "-k", type=int, default=4)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--format", choices=FORMATS, default="json")
     parser.add_argument("-o", "--output", type=Path, default=Path("out/bench/portfolio"))
     args = parser.parse_args(argv)
-    stats = write_portfolio(args.output, args.deployments, args.assessments, args.seed)
+    stats = write_portfolio(args.output, args.deployments, args.assessments, args.seed, args.format)
     print(json.dumps(stats.__dict__, indent=2))
 
 

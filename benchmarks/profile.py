@@ -1,6 +1,7 @@
 """Profile one engine path with pyinstrument on a synthetic portfolio (pip install '.[bench]').
 
     python -m benchmarks.profile ingest --deployments 1000
+    python -m benchmarks.profile ingest --deployments 250 --format yaml   # 1,000 YAML documents
     python -m benchmarks.profile rollup summary-model excel pdf gap pack --deployments 1000
 
 Each path writes a text and an HTML call tree to out/bench/profiles/PATH-nN.{txt,html}. The
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--deployments", "-n", type=int, default=1000)
     p.add_argument("--assessments", "-k", type=int, default=4)
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--format", choices=("json", "yaml"), default="json", help="of the portfolio")
     p.add_argument("--workdir", type=Path, default=ROOT / "out" / "bench")
     p.add_argument("--interval", type=float, default=0.001)
     p.add_argument("--sample", type=int, default=6, help="deployments in the gap/pack profiles")
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
     n, k = args.deployments, args.assessments
-    root, _stats = cached_portfolio(args.workdir / "portfolios", n, k, args.seed)
+    root, _stats = cached_portfolio(args.workdir / "portfolios", n, k, args.seed, args.format)
     profiles = args.workdir / "profiles"
     backend: SQLiteBackend | PostgresBackend
     if args.pg_url:
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         backend = SQLiteBackend(args.workdir / "profile")
         label = f"n{n}-k{k}"
+    if args.format != "json":
+        label += f"-{args.format}"
     try:
         _run(args, backend, label, root, profiles)
     finally:

@@ -230,19 +230,27 @@ class Measure:
 
 
 def engine_ingest(fresh: Fresh, root: Path) -> dict[str, Any]:
+    """What `compliance import ROOT` does, timed (`seconds`), then the rows it wrote, counted."""
     from compliance.evidence import EvidenceStore
     from compliance.importer.core import import_paths
     from compliance.store import db
 
+    t0 = time.perf_counter()
     engine = db.make_engine(fresh.url)
     try:
         with db.transaction(engine) as session:
             report = import_paths(session, EvidenceStore(fresh.store), [root])
+        seconds = time.perf_counter() - t0
         with engine.connect() as conn:
             counts = floors.table_counts(conn.connection.cursor())
     finally:
         engine.dispose()
-    return dict(imported=len(report.imported), evidence_files=report.evidence_files, counts=counts)
+    return dict(
+        imported=len(report.imported),
+        evidence_files=report.evidence_files,
+        counts=counts,
+        seconds=seconds,
+    )
 
 
 def warm_files(root: Path) -> None:
@@ -268,9 +276,8 @@ def measure_ingest(
     floor_counts: dict[str, int] = {}
     for rep in range(reps):
         fresh = backend.fresh(f"n{n}-engine-{rep}")
-        t0 = time.perf_counter()
         engine_info = engine_ingest(fresh, root)
-        engine_times.append(time.perf_counter() - t0)
+        engine_times.append(engine_info["seconds"])
         if kept is None or engine_times[-1] <= min(engine_times[:-1], default=math.inf):
             if kept is not None:
                 kept.drop()
@@ -557,6 +564,108 @@ def measure_parallel(
     return out
 
 
+def measure_yaml_ingest(backend: Backend, n: int, root: Path, docs: int, reps: int) -> Measure:
+    """Engine import of the YAML portfolio vs libyaml parsing the same files, nothing else."""
+    warm_files(root)
+    e_times, f_times = [], []
+    info: dict[str, Any] = {}
+    parsed = 0
+    for rep in range(reps):
+        fresh = backend.fresh(f"yaml{n}-{rep}")
+        try:
+            info = engine_ingest(fresh, root)
+            e_times.append(info["seconds"])
+        finally:
+            fresh.drop()
+        t0 = time.perf_counter()
+        parsed = floors.parse_yaml(root)
+        f_times.append(time.perf_counter() - t0)
+    e, f = min(e_times), min(f_times)
+    note = "" if info["imported"] == parsed == docs else f"imported {info['imported']} of {docs}"
+    return Measure(
+        "yaml_ingest",
+        backend.name,
+        n,
+        docs,
+        e / f,
+        e,
+        f,
+        dict(documents=docs, evidence_files=info["evidence_files"], tables=info["counts"]),
+        note,
+    )
+
+
+def _process_seconds(args: Sequence[str], ok: Sequence[int] = (0,)) -> float:
+    """Wall time of `python ARGS` in a process of its own, from start to exit."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode not in ok:
+        raise RuntimeError(f"python {' '.join(args)[:200]} failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def measure_startup(backend: Backend, n: int, fresh: Fresh, reps: int) -> list[Measure]:
+    """`compliance --version`, `--help` and `gate KEY --json` (on this N's database), each a new
+    process, vs a process importing click (or SQLAlchemy and click); best of `reps`,
+    interleaved."""
+    key = sample_keys(backend, fresh.url, 1)[0]
+    cli = ["-c", CLI, "--db", fresh.url, "--evidence-dir", str(fresh.store)]
+    cases: dict[str, tuple[list[str], tuple[int, ...], str]] = {
+        "startup_version": ([*cli, "--version"], (0,), "click"),
+        "startup_help": ([*cli, "--help"], (0,), "click"),
+        "startup_gate": ([*cli, "gate", key, "--json"], (0, 3, 4), "sqlalchemy"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in [*cases, *floors.STARTUP_FLOORS]}
+    for _ in range(reps):
+        for name, code in floors.STARTUP_FLOORS.items():
+            times[name].append(_process_seconds(["-c", code]))
+        for metric, (args, ok, _floor) in cases.items():
+            times[metric].append(_process_seconds(args, ok))
+    out = []
+    for metric, (_args, _ok, floor) in cases.items():
+        e, f = min(times[metric]), min(times[floor])
+        detail = dict(floor=f"python -c '{floors.STARTUP_FLOORS[floor]}'", reps=reps, key=key)
+        out.append(Measure(metric, backend.name, n, n, e / f, e, f, detail))
+    return out
+
+
+def _command_seconds(fresh: Fresh, args: Sequence[str]) -> float:
+    """Wall time of one CLI command run in this process (imports already paid)."""
+    from click.testing import CliRunner
+
+    from compliance.cli.main import cli
+
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(cli, ["--db", fresh.url, "--evidence-dir", str(fresh.store), *args])
+    elapsed = time.perf_counter() - t0
+    if result.exit_code not in (0, 3, 4):
+        raise RuntimeError(f"compliance {' '.join(args)} failed:\n{result.output[-2000:]}")
+    return elapsed
+
+
+def measure_scaling(
+    backend: Backend, n: int, fresh: Fresh, base_n: int, base: Fresh, sample: int, reps: int
+) -> list[Measure]:
+    """`gate` and `gaps` of `sample` deployments in this N's database vs as many in the smallest
+    portfolio's, best of `reps` per deployment, the two databases interleaved."""
+    keys = sample_keys(backend, fresh.url, sample)
+    base_keys = sample_keys(backend, base.url, sample)[: len(keys)]
+    keys = keys[: len(base_keys)]
+    out = []
+    for metric, command in (("gate_scaling", "gate"), ("gaps_scaling", "gaps")):
+        here = [math.inf] * len(keys)
+        there = [math.inf] * len(keys)
+        for _ in range(reps):
+            for i, (key, base_key) in enumerate(zip(keys, base_keys, strict=True)):
+                there[i] = min(there[i], _command_seconds(base, [command, base_key, "--json"]))
+                here[i] = min(here[i], _command_seconds(fresh, [command, key, "--json"]))
+        e, f = sum(here), sum(there)
+        detail = dict(base_n=base_n, deployments=len(keys), reps=reps)
+        out.append(Measure(metric, backend.name, n, n, e / f, e, f, detail))
+    return out
+
+
 def warm_up(backend: Backend, workdir: Path, seed: int) -> None:
     """Run every in-process path once on a tiny portfolio, untimed: imports, template
     compilation and first-use caches are then paid before anything is measured."""
@@ -564,6 +673,7 @@ def warm_up(backend: Backend, workdir: Path, seed: int) -> None:
     root, _stats = cached_portfolio(workdir / "portfolios", 3, 2, seed)
     _m, fresh = measure_ingest(backend, 3, root, 2, 1)
     try:
+        measure_scaling(backend, 3, fresh, 3, fresh, 1, 1)
         measure_rollup(backend, 3, fresh.url, 1)
         _m, report = measure_pdf(backend, 3, fresh.url, workdir / "warm-up.pdf", 1)
         from compliance.reports.xlsx import write_workbook
@@ -649,14 +759,82 @@ def _par_growth(ms: list[Measure]) -> str:
     return "–" if b is None else f"fixed sample; N^{b:.2f} in DB size"
 
 
+def _ratio(m: Measure) -> str:
+    return f"{m.value:.2f}× ({_s(m.engine_s)} / {_s(m.floor_s)})"
+
+
+def _at_most(limit: float) -> Callable[[Measure], bool]:
+    return lambda m: m.value is not None and m.value <= limit
+
+
+def _scaling_cell(m: Measure) -> str:
+    d = m.detail
+    each = (m.engine_s or 0) / d["deployments"], (m.floor_s or 0) / d["deployments"]
+    return f"{m.value:.2f}× ({_s(each[0])} / {_s(each[1])} at N={d['base_n']:,})"
+
+
+def _no_growth(ms: list[Measure]) -> str:
+    return "–"
+
+
 ROWS = (
     Row(
         "ingest",
         "ingest: import / (parse + executemany)",
         "≤ 2×",
-        lambda m: f"{m.value:.2f}× ({_s(m.engine_s)} / {_s(m.floor_s)})",
-        lambda m: m.value is not None and m.value <= 2.0,
+        _ratio,
+        _at_most(2.0),
         _growth_time,
+    ),
+    Row(
+        "yaml_ingest",
+        "YAML ingest, N documents: import / libyaml parse",
+        "≤ 2× from 1,000 documents",
+        _ratio,
+        # The goal is stated for 1,000 and more: below, the import's fixed costs (loading the
+        # catalogs' ids, one sync to disk, the audit event) are a visible share.
+        lambda m: m.value is not None and m.value <= 2.0 if m.units >= 1000 else None,
+        _growth_time,
+    ),
+    Row(
+        "startup_version",
+        "start-up: `--version` / `import click`",
+        "≤ 1.5×",
+        _ratio,
+        _at_most(1.5),
+        _no_growth,
+    ),
+    Row(
+        "startup_help",
+        "start-up: `--help` / `import click`",
+        "≤ 1.5×",
+        _ratio,
+        _at_most(1.5),
+        _no_growth,
+    ),
+    Row(
+        "startup_gate",
+        "start-up: `gate X --json` / `import sqlalchemy, click`",
+        "≤ 1.5×",
+        _ratio,
+        _at_most(1.5),
+        _no_growth,
+    ),
+    Row(
+        "gate_scaling",
+        "gate, one deployment: at N / at the smallest N (per deployment)",
+        "≤ 1.2×",
+        _scaling_cell,
+        _at_most(1.2),
+        _no_growth,
+    ),
+    Row(
+        "gaps_scaling",
+        "gaps, one deployment: at N / at the smallest N (per deployment)",
+        "≤ 1.2×",
+        _scaling_cell,
+        _at_most(1.2),
+        _no_growth,
     ),
     Row(
         "rollup",
@@ -843,7 +1021,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="sizes at which to measure --jobs (default: every size)",
     )
-    p.add_argument("--only", default=None, help="metrics to run: ingest,rollup,pdf,excel,parallel")
+    p.add_argument(
+        "--only",
+        default=None,
+        help="metrics to run: ingest,yaml,startup,scaling,rollup,pdf,excel,parallel",
+    )
+    p.add_argument("--startup-reps", type=int, default=7, help="start-up repetitions [7]")
+    p.add_argument("--scaling-sample", type=int, default=6, help="deployments gated [6]")
+    p.add_argument("--scaling-reps", type=int, default=5, help="repetitions of each [5]")
     p.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
     p.add_argument("-o", "--output", type=Path, default=None, help="markdown file to write")
     p.add_argument(
@@ -874,6 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> list[Measure]:
         sizes = [int(x) for x in (args.sizes or "4,8").split(",")]
         ks = [int(x) for x in (args.assessments or "2").split(",")]
         args.reps, args.gap_sample, args.pack_sample = 1, 2, 1
+        args.startup_reps, args.scaling_sample, args.scaling_reps = 1, 2, 1
         pack_frameworks: list[str] = ["owasp-asi-2026"]
         parallel_sizes = [sizes[-1]]
     else:
@@ -888,7 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> list[Measure]:
     if len(ks) < len(sizes):
         ks += [ks[-1]] * (len(sizes) - len(ks))
     backends = (args.backends or ("sqlite,postgresql" if args.pg_url else "sqlite")).split(",")
-    only = set((args.only or "ingest,rollup,pdf,excel,parallel").split(","))
+    only = set((args.only or "ingest,yaml,startup,scaling,rollup,pdf,excel,parallel").split(","))
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     trash = workdir / "trash"
@@ -903,28 +1089,57 @@ def main(argv: Sequence[str] | None = None) -> list[Measure]:
     started = time.perf_counter()
     log(f"sizes {sizes}, assessments per deployment {ks}, backends {backends}")
     portfolios = {}
+    yaml_portfolios = {}
     for n, k in zip(sizes, ks, strict=True):
         t0 = time.perf_counter()
         portfolios[n] = cached_portfolio(workdir / "portfolios", n, k, args.seed)
         log(
             f"portfolio N={n} K={k}: {portfolios[n][1].__dict__} ({time.perf_counter() - t0:.1f} s)"
         )
+        if "yaml" in only:  # N documents: N / K deployments
+            yaml_portfolios[n] = cached_portfolio(
+                workdir / "portfolios", max(1, n // k), k, args.seed, fmt="yaml"
+            )
     measures: list[Measure] = []
     for name in backends:
         backend: Backend = (
             SQLiteBackend(workdir) if name == "sqlite" else PostgresBackend(args.pg_url, workdir)
         )
+        base: tuple[int, Fresh] | None = None  # the smallest portfolio's database, for scaling
         try:
             warm_up(backend, workdir, args.seed)
             for n, k in zip(sizes, ks, strict=True):
                 reps = args.reps if n <= args.small else 1
                 root, _stats = portfolios[n]
+                if "yaml" in only:
+                    yroot, ystats = yaml_portfolios[n]
+                    log(f"{name} N={n}: YAML ingest of {ystats.assessments} documents")
+                    m = measure_yaml_ingest(backend, n, yroot, ystats.assessments, reps)
+                    measures.append(m)
+                    log(f"  yaml {m.value:.2f}x  engine {_s(m.engine_s)}  floor {_s(m.floor_s)}")
                 log(f"{name} N={n}: ingest ({reps} repetition(s))")
                 m, fresh = measure_ingest(backend, n, root, k, reps if "ingest" in only else 1)
                 if "ingest" in only:
                     measures.append(m)
                     log(f"  ingest {m.value:.2f}x  engine {_s(m.engine_s)}  floor {_s(m.floor_s)}")
                 try:
+                    if "startup" in only:
+                        for m in measure_startup(backend, n, fresh, args.startup_reps):
+                            measures.append(m)
+                            log(f"  {m.metric} {m.value:.2f}x  {_s(m.engine_s)} / {_s(m.floor_s)}")
+                    if "scaling" in only:
+                        base_n, base_db = base or (n, fresh)
+                        for m in measure_scaling(
+                            backend,
+                            n,
+                            fresh,
+                            base_n,
+                            base_db,
+                            args.scaling_sample,
+                            args.scaling_reps,
+                        ):
+                            measures.append(m)
+                            log(f"  {m.metric} {m.value:.2f}x  {_s(m.engine_s)} / {_s(m.floor_s)}")
                     if "rollup" in only:
                         m = measure_rollup(backend, n, fresh.url, reps)
                         measures.append(m)
@@ -960,8 +1175,13 @@ def main(argv: Sequence[str] | None = None) -> list[Measure]:
                             measures.append(m)
                             log(f"  {m.metric} {m.value:.2f}x  {_s(m.engine_s)} -> {_s(m.floor_s)}")
                 finally:
-                    fresh.drop()
+                    if base is None and "scaling" in only:
+                        base = (n, fresh)  # kept until the larger portfolios are measured
+                    else:
+                        fresh.drop()
         finally:
+            if base is not None:
+                base[1].drop()
             backend.close()
     elapsed = time.perf_counter() - started
     empty_trash()

@@ -30,6 +30,15 @@ from compliance import __version__, outfile, sshsig, zipread
 from compliance.dates import generated_at, stamp
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
+from compliance.pack_names import (
+    CHECKSUMS,
+    MANIFEST,
+    PACK_FORMAT,
+    SIGNATURE,
+    SIGNER_PRINCIPAL,
+    SSHSIG_NAMESPACE,
+    VERIFY_TEXT,
+)
 from compliance.policy import LoadedPolicy
 from compliance.reports import model, render
 from compliance.reports.batch import RenderJob, render_all
@@ -43,15 +52,6 @@ from compliance.store.models import (
     Result,
 )
 
-PACK_FORMAT = "compliance-pack/1"
-MANIFEST = "manifest.json"
-CHECKSUMS = "SHA256SUMS"
-SIGNATURE = "SHA256SUMS.sig"
-VERIFY_TEXT = "VERIFY.txt"
-# The SSHSIG namespace of a pack's signature: `ssh-keygen -Y verify -n` must name it, and an
-# allowed-signers line may restrict a key to it (namespaces="...").
-SSHSIG_NAMESPACE = "audit-pack@agent-compliance"
-SIGNER_PRINCIPAL = "pack-signer"  # the identity VERIFY.txt's commands give the signer's key
 # Verification limits: a pack beyond them is refused rather than read.
 MAX_ENTRIES = 200_000
 MAX_ENTRY_BYTES = 2 * 1024**3

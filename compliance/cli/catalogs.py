@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
@@ -93,6 +90,10 @@ def list_(app: AppContext, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Framework catalogs in force", title_justify="left")
     for col in ("id", "version", "controls", "assessable", "mapped", "coverage", "origin", "name"):
         numeric = col in ("controls", "assessable", "mapped", "coverage")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from compliance import outfile
 from compliance.dates import today
 from compliance.errors import ComplianceError, InvalidInput
-from compliance.evidence import EvidenceStore, default_store_dir
 from compliance.store import audit, catalog_store, db, identity
 from compliance.textsafe import json_text, shown
+
+if TYPE_CHECKING:
+    from compliance.evidence import EvidenceStore
 
 EXIT_ERROR = 1
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +51,8 @@ class AppContext:
         """The evidence store folder: --evidence-dir (or $COMPLIANCE_EVIDENCE_DIR), else beside
         a SQLite file, else the folder a server database recorded on first use (so that it
         does not depend on the working directory), else ./evidence-store."""
+        from compliance.evidence import default_store_dir  # only the commands that use a store
+
         if self.evidence_dir is not None:
             return self.evidence_dir
         if self.engine.dialect.name == "sqlite":
@@ -58,6 +62,8 @@ class AppContext:
     def evidence_store(self) -> EvidenceStore:
         """The evidence store; the commands that use it check (or, on first use, record) that
         it is this database's (`store.identity`)."""
+        from compliance.evidence import EvidenceStore
+
         return EvidenceStore(self.evidence_root())
 
     @contextmanager

@@ -10,7 +10,6 @@ import click
 
 from compliance import views
 from compliance.cli.context import AppContext, as_of_option, echo_json, handle_errors, pass_app, say
-from compliance.reports.model import latest_assessments
 from compliance.store import catalog_store, queries
 from compliance.store.models import Deployment
 
@@ -192,6 +191,8 @@ def deployments(app: AppContext, as_json: bool, as_of: date, policy_path: Path |
     Example:
       compliance deployments --as-of 2026-12-31 --json
     """
+    from compliance.reports.model import latest_assessments
+
     with app.read_session() as session:
         policy = catalog_store.resolve_policy(session, policy_path)
         pairs = latest_assessments(session, as_of)

@@ -10,7 +10,6 @@ import click
 
 from compliance import outfile
 from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app, say
-from compliance.oscal import export_assessment
 
 
 @click.group()
@@ -51,6 +50,8 @@ def oscal(
       compliance export oscal payments-recon-agent --assessment 2026-Q4 -o out/payments-ar.json
       compliance --db sqlite:///other.db import out/payments-ar.json
     """
+    from compliance.oscal import export_assessment
+
     guard = app.guard()
     guard.check(out)
     with app.read_session() as session:

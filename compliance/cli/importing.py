@@ -8,7 +8,6 @@ import click
 from sqlalchemy import select
 
 from compliance.cli.context import AppContext, echo_json, handle_errors, pass_app, say
-from compliance.importer.core import import_paths
 from compliance.store import integrity, queries
 from compliance.store.models import Assessment, Result
 
@@ -29,6 +28,8 @@ def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
       compliance import examples/
       compliance import assessments/payments-q4.yaml
     """
+    from compliance.importer.core import import_paths
+
     store = app.evidence_store()
     with app.session() as session:
         report = import_paths(session, store, list(paths))

@@ -1,28 +1,139 @@
-"""Entry point: global options and the command groups."""
+"""Entry point: global options and the command groups.
+
+Start-up is part of every command's time (a pipeline gating fifty agents starts the CLI fifty
+times), so this module imports click and nothing else. Each command's module is imported when
+that command runs (click's lazy loading of subcommands); `--help` lists the commands from the
+table below without importing any; and the command modules import their heavy libraries
+(reports, spreadsheets, PDF) inside the commands that use them. `tests/test_cli_startup.py`
+checks what each command loads.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 
 from compliance import __version__
-from compliance.cli import (
-    audit,
-    catalogs,
-    checks,
-    db,
-    decisions,
-    evidence,
-    export,
-    importing,
-    pack,
-    reports,
+
+
+class Lazy(NamedTuple):
+    """Where a subcommand lives, and the first paragraph of its help for `compliance --help`
+    (a test holds it equal to the command's own docstring)."""
+
+    target: str  # "module:attribute"
+    help: str
+
+
+COMMANDS: dict[str, Lazy] = {
+    "assessment": Lazy("compliance.cli.importing:assessment", "List and finalize assessments."),
+    "audit": Lazy("compliance.cli.audit:audit", "Show and verify the append-only audit history."),
+    "catalogs": Lazy(
+        "compliance.cli.catalogs:catalogs", "List and inspect the framework catalogs."
+    ),
+    "checks": Lazy(
+        "compliance.cli.checks:checks",
+        "List the baseline checks and the framework controls each one maps to.",
+    ),
+    "db": Lazy("compliance.cli.db:db", "Create or migrate the database schema."),
+    "deployments": Lazy(
+        "compliance.cli.decisions:deployments",
+        "List every deployment with the tier and decision of the assessment in force at the\n"
+        "as-of date (its latest dated on or before it); one with none is listed as not assessed.",
+    ),
+    "evidence": Lazy(
+        "compliance.cli.evidence:evidence",
+        "Check and clean the evidence store.",
+    ),
+    "export": Lazy(
+        "compliance.cli.export:export",
+        "Export assessments in exchange formats: `oscal` for OSCAL assessment results.",
+    ),
+    "gaps": Lazy(
+        "compliance.cli.decisions:gaps",
+        "Roll results up onto every control of the frameworks and show the gaps.",
+    ),
+    "gate": Lazy(
+        "compliance.cli.decisions:gate",
+        "Decide APPROVE, CONDITIONAL or BLOCK for a deployment under the policy.",
+    ),
+    "import": Lazy(
+        "compliance.cli.importing:import_",
+        "Import assessment files (YAML or JSON, or OSCAL assessment-results) and folders of them, "
+        "all or nothing.",
+    ),
+    "pack": Lazy(
+        "compliance.cli.pack:pack",
+        "Build an audit pack: reports, evidence files, the exact catalogs, mappings and policy,\n"
+        "and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`; with --sign, an\n"
+        "OpenSSH signature of the hashes that `ssh-keygen -Y verify` checks. Every evidence file is\n"
+        "checked against its recorded hash. The build is recorded in the audit trail (pack.build,\n"
+        "with the SHA-256 of SHA256SUMS).",
+    ),
+    "report": Lazy(
+        "compliance.cli.reports:report",
+        "Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an "
+        "auditor.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when they are run, not when the CLI starts."""
+
+    def __init__(self, *args: Any, lazy: dict[str, Lazy], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in self.lazy:
+            import importlib
+
+            module, _, attribute = self.lazy[cmd_name].target.partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.lazy and args[0] not in self.commands:
+            # A typo: load every command so that click suggests the nearest, as it would have.
+            for name in self.lazy:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists commands, with the help of those not imported taken from the table."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is not None:
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append(
+                    (name, click.Command(name, help=self.lazy[name].help).get_short_help_str(limit))
+                )
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-from compliance.cli.context import AppContext
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--db",
     "db_url",
@@ -35,13 +146,13 @@ from compliance.cli.context import AppContext
     "catalog_dirs",
     multiple=True,
     envvar="COMPLIANCE_CATALOG_DIRS",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False),  # made Paths below: pathlib costs start-up
     help="Folder with organisation catalog, mapping or policy files (repeatable) "
     "[env COMPLIANCE_CATALOG_DIRS, separated by spaces].",
 )
 @click.option(
     "--evidence-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
     envvar="COMPLIANCE_EVIDENCE_DIR",
     help="Evidence store folder [default: beside the SQLite file, else ./evidence-store].",
 )
@@ -50,8 +161,8 @@ from compliance.cli.context import AppContext
 def cli(
     ctx: click.Context,
     db_url: str | None,
-    catalog_dirs: tuple[Path, ...],
-    evidence_dir: Path | None,
+    catalog_dirs: tuple[str, ...],
+    evidence_dir: str | None,
 ) -> None:
     """Assess AI agent deployments once and report against OWASP ASI 2026, CSA MAESTRO,
     NIST AI RMF 1.0 and NIST CSF 2.0.
@@ -62,22 +173,13 @@ def cli(
       compliance import examples/
       compliance gate payments-recon-agent --json
     """
-    ctx.obj = AppContext(db_url, list(catalog_dirs), evidence_dir)
+    from pathlib import Path  # here, not at start-up: a command is about to run
 
+    from compliance.cli.context import AppContext
 
-cli.add_command(db.db)
-cli.add_command(catalogs.catalogs)
-cli.add_command(checks.checks)
-cli.add_command(importing.import_)
-cli.add_command(importing.assessment)
-cli.add_command(decisions.gaps)
-cli.add_command(decisions.gate)
-cli.add_command(decisions.deployments)
-cli.add_command(reports.report)
-cli.add_command(export.export)
-cli.add_command(pack.pack)
-cli.add_command(audit.audit)
-cli.add_command(evidence.evidence)
+    ctx.obj = AppContext(
+        db_url, [Path(d) for d in catalog_dirs], Path(evidence_dir) if evidence_dir else None
+    )
 
 
 def main() -> None:

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from compliance import sshsig
 from compliance.cli.context import (
     AppContext,
     as_of_option,
@@ -20,14 +18,7 @@ from compliance.cli.context import (
     pass_app,
     say,
 )
-from compliance.pack import (
-    SIGNATURE,
-    SSHSIG_NAMESPACE,
-    PackScope,
-    Trust,
-    build_pack,
-    verify_pack,
-)
+from compliance.pack_names import SIGNATURE, SSHSIG_NAMESPACE
 from compliance.store import audit, catalog_store, identity
 
 
@@ -108,6 +99,11 @@ def pack(
         return
     if out is None:
         fail("missing option -o/--output (the zip file to write)", code=2)
+    from rich.console import Console
+
+    from compliance import sshsig
+    from compliance.pack import PackScope, build_pack
+
     app = ctx.find_object(AppContext)
     assert app is not None
     key = sshsig.load_signing_key(sign_key) if sign_key else None
@@ -189,6 +185,9 @@ def verify(
       compliance pack verify audit-2026-Q4.zip --signer grc_pack_ed25519.pub
       compliance pack verify audit-2026-Q4.zip --allowed-signers allowed_signers
     """
+    from compliance import sshsig
+    from compliance.pack import Trust, verify_pack
+
     trust = None
     if signer or allowed_signers:
         trust = Trust(

@@ -12,8 +12,7 @@ from rich.console import Console
 
 from compliance import outfile
 from compliance.cli.context import AppContext, as_of_option, handle_errors, pass_app, say
-from compliance.reports import model, render
-from compliance.reports.batch import RenderJob, render_all
+from compliance.reports import model
 from compliance.store import catalog_store
 
 FORMATS = ("pdf", "html", "xlsx")
@@ -35,6 +34,8 @@ def _output(
 
         # Never a half-written report under the real name, never through a planted link.
         with outfile.replacing(out, guard) as fh:
+            from compliance.reports import render  # the PDF and HTML stack, for this format
+
             if fmt == "html":
                 fh.write(render.render_html(report, templates).encode("utf-8"))
             elif fmt == "pdf":
@@ -156,6 +157,8 @@ def _output_many(
     guard: outfile.Protected,
 ) -> None:
     from rich.progress import Progress
+
+    from compliance.reports.batch import RenderJob, render_all
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"rendering {len(reports)} reports", total=len(reports))
