@@ -21,6 +21,7 @@ from compliance.reports.model.common import (
 )
 from compliance.reports.model.evidence import evidence_report
 from compliance.reports.model.gap import gap_report
+from compliance.reports.model.plan import plan_report
 from compliance.reports.model.summary import HEATMAP_ROWS, LIST_ROWS, summary_report
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "evidence_report",
     "gap_report",
     "latest_assessments",
+    "plan_report",
     "summary_report",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -233,3 +233,120 @@ def _direction(before: str | None, after: str) -> str:
     return "better" if DECISION_ORDER.index(after) > DECISION_ORDER.index(before) else "worse"
 
 
+# --------------------------------------------------------------------------------------------
+# Words for values: reports show these, never the raw enumeration values.
+
+VALUE_LABELS: dict[str, dict[str | None, str]] = {
+    "autonomy": {
+        "human_in_loop": "human in the loop (a person approves each action)",
+        "human_on_loop": "human on the loop (a person supervises and can intervene)",
+        "autonomous": "autonomous (no person in the loop)",
+        None: "not stated",
+    },
+    "credentials": {
+        "standing": "standing (long-lived) credentials",
+        "short_lived": "short-lived credentials",
+        "per_task": "per-task credentials",
+        None: "credentials not stated",
+    },
+    "memory": {
+        "none": "keeps nothing between tasks",
+        "session": "keeps context for a session only",
+        "persistent": "persistent memory across tasks",
+        None: "not stated (SEC-03 is then required)",
+    },
+    "state": {"draft": "draft (not finalized)", "final": "final"},
+    "method": {"examine": "examine", "interview": "interview", "test": "test"},
+    "finding": {
+        "profile": "Profile",
+        "safety_score": "Safety score",
+        "check": "Check",
+        "acceptance": "Accepted risk",
+        "stale_evidence": "Stale evidence",
+        "reassessment": "Re-assessment",
+    },
+}
+
+# What to do about a blocker or condition that is not a check, in the words of a plan.
+FINDING_ACTIONS = {
+    "profile": "State it in the deployment profile (an empty list means none) and re-import "
+    "the assessment; a profile that leaves tools, data access or audit logging undefined "
+    "cannot be approved.",
+    "safety_score": "Re-evaluate with the model version in use, or move to a model that meets "
+    "the tier minimum, and record the new score; a high score elsewhere never waives it.",
+    "reassessment": "Re-assess the deployment and import the new assessment.",
+    "stale_evidence": "Collect the evidence again and re-import the assessment with its "
+    "collection date.",
+}
+
+
+def label(kind: str, value: str | None) -> str:
+    """The words for an enumeration value (`human_on_loop` -> "human on the loop ...")."""
+    return VALUE_LABELS.get(kind, {}).get(value, value if value is not None else "not stated")
+
+
+def test_details(r: Any) -> dict[str, Any]:
+    """How a result was tested, as the assessment file stated it (None where not stated)."""
+    sample = None
+    if r.sample_size is not None or r.sample_selection:
+        sample = dict(size=r.sample_size, selection=r.sample_selection)
+    remediation = None
+    if r.remediation_owner or r.remediation_due:
+        remediation = dict(
+            owner=r.remediation_owner,
+            due=r.remediation_due.isoformat() if r.remediation_due else None,
+        )
+    out = dict(
+        method=list(r.method or []),
+        tested_by=r.tested_by,
+        tested_on=r.tested_on.isoformat() if r.tested_on else None,
+        population=r.population,
+        sample=sample,
+        exceptions=r.exceptions,
+        remediation=remediation,
+    )
+    out["stated"] = any(v for k, v in out.items() if k != "remediation")
+    return out
+
+
+NO_TEST_DETAILS: dict[str, Any] = dict(
+    method=[],
+    tested_by=None,
+    tested_on=None,
+    population=None,
+    sample=None,
+    exceptions=None,
+    remediation=None,
+    stated=False,
+)
+
+
+def drafts(pairs: Sequence[tuple[Deployment, Assessment]]) -> list[dict[str, Any]]:
+    """The assessments a report rests on that are drafts: every page of it then says DRAFT."""
+    return [
+        dict(deployment=d.key, name=d.name, assessment=a.key, date=a.assessed_on.isoformat())
+        for d, a in pairs
+        if a.state != "final"
+    ]
+
+
+def due_of_gap(
+    remediation_due: date | None,
+    acceptance_expires: date | None,
+    remediation_days: int | None,
+    assessed_on: date,
+) -> tuple[str | None, str]:
+    """When a gap is due and on what basis: the result's own `remediation.due`, else the
+    expiry of the risk acceptance covering it, else the tier's `remediation_days` counted
+    from the assessment date (None when the policy sets no period)."""
+    if remediation_due is not None:
+        return remediation_due.isoformat(), "remediation due date stated in the assessment"
+    if acceptance_expires is not None:
+        return acceptance_expires.isoformat(), "expiry of the risk acceptance"
+    if remediation_days is not None:
+        due = assessed_on + timedelta(days=remediation_days)
+        return (
+            due.isoformat(),
+            f"policy: {remediation_days} days from the assessment of {assessed_on.isoformat()}",
+        )
+    return None, "no due date: none stated and the policy sets no remediation period"

@@ -13,7 +13,9 @@ from compliance import __version__, views
 from compliance.dates import generated_at, stamp
 from compliance.policy import LoadedPolicy
 from compliance.reports.model.common import (
+    FINDING_ACTIONS,
     GAP_STATUSES,
+    NO_TEST_DETAILS,
     RESULT_LABELS,
     STATUS_LABELS,
     _acceptances,
@@ -21,6 +23,10 @@ from compliance.reports.model.common import (
     _frameworks,
     _mark_freshness,
     _top_groups,
+    drafts,
+    due_of_gap,
+    label,
+    test_details,
 )
 from compliance.rollup import CONTROL_STATUSES, coverage, framework_score
 from compliance.store import queries
@@ -61,6 +67,7 @@ def _check_results(session: Session, a: Assessment) -> dict[str, dict[str, Any]]
             status=result.status if result else None,
             status_label=RESULT_LABELS[result.status if result else None],
             notes=result.notes if result else None,
+            test=test_details(result) if result else dict(NO_TEST_DETAILS),
             evidence=evidence.get(result.id, []) if result else [],
         )
     return out
@@ -78,8 +85,14 @@ def _profile(a: Assessment) -> dict[str, Any]:
         data=a.data_classes,
         authority=a.authority or [],
         autonomy=a.autonomy,
+        autonomy_label=label("autonomy", a.autonomy),
+        credentials_label=label("credentials", a.credentials),
         customer_facing=a.customer_facing,
         audit_logging=a.audit_logging,
+        memory=a.memory,
+        memory_label=label("memory", a.memory),
+        # None: not stated (SEC-04 is then required); []: talks to no other agent.
+        agents=a.agents,
     )
 
 
@@ -205,6 +218,14 @@ def gap_report(
             for c in contrib.get(s.control_id, []):
                 if c["status"] != "pass":
                     open_controls[c["check"]].append(f"{s.framework}/{s.ref}")
+    acceptances = _acceptances(session, [a.id], d.as_of)
+    # The acceptance that covers each check now, else the latest one recorded for it.
+    acceptance_of: dict[str, dict[str, Any]] = {}
+    for x in acceptances:
+        held = acceptance_of.get(x["check"])
+        if held is None or (x["state"] == "active") >= (held["state"] == "active"):
+            acceptance_of[x["check"]] = x
+    tier_def = policy.policy.tier(d.tier)
     gaps: list[dict[str, Any]] = []
     # A required check taken as not applicable is no gap; one the policy does not let be not
     # applicable (or left without a justification) counts as no result, and is.
@@ -233,6 +254,8 @@ def gap_report(
                 reason=blocking.get(cid)
                 or (conditional[cid].reason if cid in conditional else None),
                 controls=open_controls.get(cid, []),
+                acceptance=acceptance_of.get(cid),
+                **_plan(c, acceptance_of.get(cid), tier_def.remediation_days, a, dep, d.as_of),
             )
         )
     gaps.sort(key=lambda g: (g["rank"], {"fail": 0, "partial": 1, None: 2}.get(g["status"], 3)))
@@ -263,10 +286,49 @@ def gap_report(
         for c in fw["controls"]
         if c["source"] == "direct" and c["status"] in GAP_STATUSES
     ]
-    acceptances = _acceptances(session, [a.id], d.as_of)
+    # Blockers and conditions that are not about one check (profile, safety score,
+    # re-assessment): they lead the list of what to do, each with what to do about it.
+    decision_items = [
+        dict(
+            kind=f["kind"],
+            kind_label=label("finding", f["kind"]),
+            severity=severity,
+            reason=f["reason"],
+            action=FINDING_ACTIONS.get(f["kind"], ""),
+        )
+        for severity, found in (
+            ("blocker", decision["blockers"]),
+            ("condition", decision["conditions"]),
+        )
+        for f in found
+        if not f["check"]
+    ]
+    for c in checks.values():
+        c["acceptance"] = acceptance_of.get(c["id"])
+    # Every result recorded as not applicable, with its justification and whether it counts.
+    never = set(policy.policy.not_applicable.never)
+    not_applicable = [
+        dict(
+            target=c["id"],
+            title=c["title"],
+            justification=c["notes"],
+            required=c["id"] in required,
+            counts=c["id"] not in never and bool((c["notes"] or "").strip()),
+            why_not=None
+            if c["id"] not in never and (c["notes"] or "").strip()
+            else (
+                f"the policy never lets {c['id']} be not applicable: it counts as no result"
+                if c["id"] in never
+                else "no justification: it counts as no result"
+            ),
+        )
+        for c in checks.values()
+        if c["status"] == "not_applicable"
+    ]
     return dict(
         kind="gap",
         title=f"Gap report: {dep.name}",
+        drafts=drafts([(dep, a)]),
         tool_version=__version__,
         generated_at=stamp(generated_at()),
         as_of=d.as_of.isoformat(),
@@ -293,6 +355,39 @@ def gap_report(
         checks=list(checks.values()),
         acceptances=acceptances,
         stale_evidence=stale_evidence,
+        decision_items=decision_items,
+        not_applicable=not_applicable,
+        reassessment=dict(
+            due=decision["reassessment_due"],
+            days_left=(d.reassessment_due - d.as_of).days if d.reassessment_due else None,
+            counted_from=d.as_of.isoformat(),
+        ),
     )
 
 
+def _plan(
+    c: dict[str, Any],
+    acceptance: dict[str, Any] | None,
+    remediation_days: int | None,
+    a: Assessment,
+    dep: Any,
+    as_of: date,
+) -> dict[str, Any]:
+    """Owner, due date (and its basis) and plan status of one gap."""
+    test = c["test"]
+    stated = test["remediation"] or {}
+    active = acceptance if acceptance and acceptance["state"] == "active" else None
+    due, basis = due_of_gap(
+        date.fromisoformat(stated["due"]) if stated.get("due") else None,
+        date.fromisoformat(active["expires"]) if active else None,
+        remediation_days,
+        a.assessed_on,
+    )
+    return dict(
+        owner=stated.get("owner") or dep.owner,
+        owner_basis="remediation owner stated" if stated.get("owner") else "deployment owner",
+        due=due,
+        due_basis=basis,
+        due_days_left=(date.fromisoformat(due) - as_of).days if due else None,
+        overdue=bool(due and date.fromisoformat(due) < as_of),
+    )
