@@ -527,6 +527,7 @@ def measure_parallel(
             fresh.url,
             fresh.store,
             "pack",
+            "--include-drafts",
             *args,
             "--as-of",
             AS_OF,

@@ -307,6 +307,7 @@ def test_stale_evidence_is_flagged_in_reports_and_pack(run, examples, tmp_path: 
     assert (
         run(
             "pack",
+            "--include-drafts",
             "--deployment",
             "payments-recon-agent",
             "--framework",
@@ -379,6 +380,7 @@ def test_reports_and_pack_decide_with_a_replacement_policy(run, examples, tmp_pa
     assert (
         run(
             "pack",
+            "--include-drafts",
             "--deployment",
             "kb-search-assistant",
             "--framework",
