@@ -228,16 +228,6 @@ def _collect_entries(
             f"there is nothing to pack: no deployment has an assessment dated on or before "
             f"{as_of.isoformat()}"
         )
-    drafts = [(d, a) for d, a, _p in pairs if a.state != "final"]
-    if drafts and not scope.include_drafts:
-        listed = ", ".join(f"{d.key} {a.key}" for d, a in drafts[:20])
-        more = f" and {len(drafts) - 20} more" if len(drafts) > 20 else ""
-        raise ComplianceError(
-            f"{len(drafts)} assessment(s) in force at {as_of.isoformat()} are drafts, not "
-            f"finalized: {listed}{more}. Finalize them (compliance assessment finalize "
-            "DEPLOYMENT ASSESSMENT) or pass --include-drafts, and every page of every report "
-            "in the pack says DRAFT"
-        )
     assessment_ids = [a.id for _d, a, _p in pairs]
     catalogs = (
         session.execute(
@@ -260,6 +250,16 @@ def _collect_entries(
     if unknown:
         raise NotFound(
             f"unknown framework(s) for this scope: {', '.join(unknown)} (known: {', '.join(framework_ids)})"
+        )
+    drafts = [(d, a) for d, a, _p in pairs if a.state != "final"]
+    if drafts and not scope.include_drafts:
+        listed = ", ".join(f"{d.key} {a.key}" for d, a in drafts[:20])
+        more = f" and {len(drafts) - 20} more" if len(drafts) > 20 else ""
+        raise ComplianceError(
+            f"{len(drafts)} assessment(s) in force at {as_of.isoformat()} are drafts, not "
+            f"finalized: {listed}{more}. Finalize them (compliance assessment finalize "
+            "DEPLOYMENT ASSESSMENT) or pass --include-drafts, and every page of every report "
+            "in the pack says DRAFT"
         )
     deployments = [d.key for d, _a, _p in pairs]
     template_overrides = render.overrides(templates)  # refuses a folder with links out of it

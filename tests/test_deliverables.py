@@ -301,13 +301,13 @@ def test_defect_6_running_header_names_deployment_and_control(demo: dict[str, An
     ]
     assert len(continuation) > len(headers) // 2, headers[:10]
     # Part 1 names the control too.
-    assert any("Part 1" in h and "· GV.OC-01" in h for h in headers)
+    assert any("Part 1" in h and any(f"· {r}" in h for r in refs) for h in headers)
 
 
 def test_defect_6_words_are_defined_and_values_are_words(demo: dict[str, Any]) -> None:
     summary = text(demo["pdfs"]["summary"])
     for defined in ("Score", "B, C, A", "BLOCK, CONDITIONAL, APPROVE", '"other" holds', "coverage"):
-        assert defined in summary, defined
+        assert flat(defined) in flat(summary), defined
     assert " pts" not in summary and "percentage points" in summary
     for dep in DEPLOYMENTS:
         gap = text(demo["pdfs"][f"gap-{dep}"])
@@ -478,7 +478,7 @@ def test_grc_plan_of_action_calendar_and_requests(demo: dict[str, Any]) -> None:
         "Register of results recorded as not applicable",
     ):
         assert heading in pdf
-    assert "days after 2026-11-30" in pdf or "days before 2026-11-30" in pdf
+    assert "daysafter2026-11-30" in flat(pdf) and "daysbefore2026-11-30" in flat(pdf)
 
 
 # ------------------------------------------------------------------------------------------
@@ -492,14 +492,23 @@ class _Text(HTMLParser):
         super().__init__()
         self.skip = 0
         self.parts: list[str] = []
+        self.stack: list[bool] = []
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("style", "title", "head"):
-            self.skip += 1
+        # The running strings are hidden: the PDF shows them in its page margins instead.
+        hidden = tag in ("style", "title", "head") or (
+            tag == "div" and "running" in (dict(attrs).get("class") or "").split()
+        )
+        if tag in ("meta", "img", "br", "col", "rect", "line"):
+            return
+        self.stack.append(hidden)
+        self.skip += hidden
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "title", "head"):
-            self.skip -= 1
+        if tag in ("meta", "img", "br", "col", "rect", "line"):
+            return
+        if self.stack:
+            self.skip -= self.stack.pop()
 
     def handle_data(self, data: str) -> None:
         if not self.skip:
@@ -513,8 +522,9 @@ def test_html_and_pdf_hold_the_same_content(demo: dict[str, Any], name: str) -> 
     parser = _Text()
     parser.feed(demo["html"][name])
     html_words = {w for w in " ".join(parser.parts).split() if len(w) >= 3}
-    pdf = flat(htmllib.unescape(text(demo["pdfs"][name])))
-    missing = sorted(w for w in html_words if flat(w) not in pdf)
+    # Letter case aside: labels are set in capitals by the style sheet, in both.
+    pdf = flat(htmllib.unescape(text(demo["pdfs"][name]))).casefold()
+    missing = sorted(w for w in html_words if flat(w).casefold() not in pdf)
     assert missing == [], missing[:20]
 
 

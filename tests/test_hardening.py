@@ -366,7 +366,14 @@ def test_output_onto_an_input_of_the_command_is_refused(
             "-o",
             str(override / "x.html"),
         ],
-        "the pack's policy": ["pack", "--include-drafts", "--policy", str(policy), "-o", str(policy)],
+        "the pack's policy": [
+            "pack",
+            "--include-drafts",
+            "--policy",
+            str(policy),
+            "-o",
+            str(policy),
+        ],
     }
     for what, args in cases.items():
         before = {p: p.read_bytes() for p in (policy, override / "gap.html")}
@@ -773,7 +780,14 @@ def test_a_command_against_another_evidence_store_is_refused_naming_both(
     doc = factories.assessment_doc(deployment_overrides={"id": "elsewhere-agent"})
     for args in (
         ["import", str(factories.write(tmp_path / "new", doc))],
-        ["pack", "--include-drafts", "--deployment", "kb-search-assistant", "-o", str(tmp_path / "p.zip")],
+        [
+            "pack",
+            "--include-drafts",
+            "--deployment",
+            "kb-search-assistant",
+            "-o",
+            str(tmp_path / "p.zip"),
+        ],
     ):
         result = other(*args)
         assert result.exit_code == 1, result.output

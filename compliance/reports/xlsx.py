@@ -1137,7 +1137,7 @@ DEPLOYMENT_COLS = (
     Col("State", 10),
     Col("Re-assessment due", 12, DATE_FORMAT),
     Col("Why blocked", 70, wrap=True),
-    Col("Conditions", 70, wrap=True),
+    Col("Condition details", 70, wrap=True),
 )
 
 

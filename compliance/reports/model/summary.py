@@ -36,8 +36,9 @@ from compliance.store.rollup import group_scores, latest_query
 
 # Bounds that keep the posture summary at three pages whatever the portfolio's size; the
 # workbook carries every row.
-HEATMAP_ROWS = 12
+HEATMAP_ROWS = 10
 LIST_ROWS = 12
+TREND_ROWS = 4  # under the quarterly chart and table: more would push the trend onto a second page
 ATTENTION_ROWS = 6  # per list on the "needs attention" page
 
 
@@ -203,8 +204,9 @@ def summary_report(
                 if not found
                 else dict(
                     score=sum(scored) / len(scored) if scored else None,
+                    # The average deployment's coverage, so that n/m reads as in the rows above.
                     coverage={
-                        k: sum(c["coverage"][k] for c in found)
+                        k: round(sum(c["coverage"][k] for c in found) / len(found))
                         for k in ("assessable", "mapped", "assessed")
                     },
                 )
@@ -343,7 +345,7 @@ def summary_report(
             dict(deployment=d.key, name=d.name, owner=d.owner) for d in unassessed[:LIST_ROWS]
         ],
         top_gaps=top_gaps,
-        trend=trend[:LIST_ROWS],
+        trend=trend[:TREND_ROWS],
         trend_total=len(trend),
         expiring=dict(
             items=acc[:ATTENTION_ROWS],
