@@ -164,7 +164,7 @@ def _run(
                         session,
                         EvidenceStore(store),
                         policy,
-                        PackScope(tuple(sample)),
+                        PackScope(tuple(sample), include_drafts=True),
                         tmp / "pack.zip",
                         workers=1,
                     )

@@ -534,6 +534,7 @@ def measure_parallel(
             fresh.url,
             fresh.store,
             "pack",
+            "--include-drafts",
             *args,
             "--as-of",
             AS_OF,

@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import __version__, outfile, sshsig, zipread
+from compliance import __version__, outfile, pack_readme, sshsig, zipread
 from compliance.dates import generated_at, stamp
 from compliance.errors import ComplianceError, NotFound
 from compliance.evidence import EvidenceStore
+from compliance.oscal import export_assessment
 from compliance.pack_names import (
     CHECKSUMS,
     MANIFEST,
@@ -45,6 +46,7 @@ from compliance.reports.batch import RenderJob, render_all
 from compliance.store import audit
 from compliance.store.models import (
     AssessmentCatalog,
+    AssessmentDocument,
     Catalog,
     Check,
     Control,
@@ -135,6 +137,9 @@ class PackScope:
     as_of: date
     deployments: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
+    # Draft assessments (not finalized) are refused unless this is set; their reports then say
+    # DRAFT on every page and the pack's README says which assessments are drafts.
+    include_drafts: bool = False
 
 
 @dataclass
@@ -203,6 +208,7 @@ def _collect_entries(
     templates: Path | None,
     progress: Callable[[str], None],
     workers: int = 1,
+    signer: sshsig.PublicKey | None = None,
 ) -> tuple[list[_Entry], dict[str, Any]]:
     as_of = scope.as_of
     everything = model.latest_assessments(session, as_of, list(scope.deployments) or None)
@@ -245,6 +251,16 @@ def _collect_entries(
         raise NotFound(
             f"unknown framework(s) for this scope: {', '.join(unknown)} (known: {', '.join(framework_ids)})"
         )
+    drafts = [(d, a) for d, a, _p in pairs if a.state != "final"]
+    if drafts and not scope.include_drafts:
+        listed = ", ".join(f"{d.key} {a.key}" for d, a in drafts[:20])
+        more = f" and {len(drafts) - 20} more" if len(drafts) > 20 else ""
+        raise ComplianceError(
+            f"{len(drafts)} assessment(s) in force at {as_of.isoformat()} are drafts, not "
+            f"finalized: {listed}{more}. Finalize them (compliance assessment finalize "
+            "DEPLOYMENT ASSESSMENT) or pass --include-drafts, and every page of every report "
+            "in the pack says DRAFT"
+        )
     deployments = [d.key for d, _a, _p in pairs]
     template_overrides = render.overrides(templates)  # refuses a folder with links out of it
     entries: list[_Entry] = []
@@ -271,10 +287,54 @@ def _collect_entries(
         jobs.append((f"{base}.xlsx", RenderJob(report, "xlsx", templates)))
 
     both("reports/summary", summary)
+    both("reports/plan", model.plan_report(session, as_of, policy, deployments))
+    documents = {
+        d.assessment_id: d
+        for d in session.execute(
+            select(AssessmentDocument).where(AssessmentDocument.assessment_id.in_(assessment_ids))
+        ).scalars()
+    }
+    per_deployment: list[dict[str, Any]] = []
     for dep, a, _prev in pairs:
         gap = model.gap_report(session, dep.key, a.key, as_of, policy)
         stale_by_deployment[dep.key] = gap["stale_evidence"]
         both(f"reports/deployments/{_safe_part(dep.key)}/gap", gap)
+        folder = f"deployments/{_safe_part(dep.key)}"
+        decision_path = add(f"{folder}/decision.json", _json_bytes(gap["decision"]))
+        oscal_path = add(
+            f"{folder}/oscal-assessment-results.json",
+            _json_bytes(export_assessment(session, dep.key, a.key, as_of)),
+        )
+        doc = documents.get(a.id)
+        doc_entry: dict[str, Any] | None = None
+        if doc is not None:
+            original = PurePosixPath(str(doc.name).replace("\\", "/")).name or "assessment"
+            doc_entry = dict(
+                path=add(
+                    f"{folder}/assessment-as-imported/{_safe_part(original)}",
+                    bytes(doc.content),
+                ),
+                imported_as=doc.name,
+                sha256=doc.sha256,
+                size=doc.size,
+            )
+        per_deployment.append(
+            dict(
+                deployment=dep.key,
+                assessment=a.key,
+                date=a.assessed_on.isoformat(),
+                state=a.state,
+                decision=gap["decision"]["decision"],
+                tier=gap["decision"]["tier"],
+                decision_path=decision_path,
+                oscal_path=oscal_path,
+                document=doc_entry,
+                document_note=None
+                if doc_entry
+                else "imported before this tool kept assessment files (migration 0005): the "
+                "file as imported is not in the database, and none was rebuilt",
+            )
+        )
     for fw in frameworks:
         both(
             f"reports/evidence/{_safe_part(fw)}",
@@ -300,38 +360,70 @@ def _collect_entries(
             Check.key,
             Catalog.key,
             Control.ref,
-            Evidence.file_name,
-            Evidence.sha256,
-            Evidence.size,
+            Evidence,
         )
         .join(Evidence, Evidence.result_id == Result.id)
         .outerjoin(Check, Check.id == Result.check_id)
         .outerjoin(Control, Control.id == Result.control_id)
         .outerjoin(Catalog, Catalog.id == Control.catalog_id)
-        .where(Result.assessment_id.in_(assessment_ids), Evidence.kind == "file")
+        .where(Result.assessment_id.in_(assessment_ids))
         .order_by(Result.assessment_id, Result.position, Evidence.position)
     ).all()
     dep_of = {a.id: d.key for d, a, _p in pairs}
     evidence_index = []
-    for aid, check, fw_key, ref, name, sha, size in rows:
+    for aid, check, fw_key, ref, ev in rows:
         target = check or f"{fw_key}/{ref}"
-        assert sha is not None  # file evidence always has a hash (a table constraint)
-        original = PurePosixPath(str(name).replace("\\", "/")).name or "evidence"
-        path = add(
-            f"evidence/{_safe_part(dep_of[aid])}/{_safe_part(target)}/{_safe_part(original)}",
-            source=store.path_for(sha),
-            sha256=sha,
-            label=f"evidence {name} of {dep_of[aid]} {target} (sha256 {sha})",
+        where = f"evidence/{_safe_part(dep_of[aid])}/{_safe_part(target)}"
+        common = dict(
+            deployment=dep_of[aid],
+            target=target,
+            kind=ev.kind,
+            description=ev.description,
+            collected=ev.collected_on.isoformat() if ev.collected_on else None,
         )
+        if ev.kind == "file":
+            name, sha = ev.file_name, ev.sha256
+            assert sha is not None  # file evidence always has a hash (a table constraint)
+            original = PurePosixPath(str(name).replace("\\", "/")).name or "evidence"
+            path = add(
+                f"{where}/{_safe_part(original)}",
+                source=store.path_for(sha),
+                sha256=sha,
+                label=f"evidence {name} of {dep_of[aid]} {target} (sha256 {sha})",
+            )
+            evidence_index.append(
+                dict(
+                    **common,
+                    original_name=name,
+                    path=path,
+                    sha256=sha,
+                    size=ev.size,
+                    **_freshness(stale.get((dep_of[aid], check, name))),
+                )
+            )
+            continue
+        # A link: a reference, never fetched; its snapshot (what it showed) is packed like a
+        # file, and `path`/`sha256` then name the snapshot.
+        snap_path = None
+        if ev.snapshot_sha256 is not None:
+            snap = PurePosixPath(str(ev.snapshot_name or "").replace("\\", "/")).name
+            snap_path = add(
+                f"{where}/{_safe_part(snap or 'snapshot')}",
+                source=store.path_for(ev.snapshot_sha256),
+                sha256=ev.snapshot_sha256,
+                label=f"snapshot {ev.snapshot_name} of {ev.url} for {dep_of[aid]} {target} "
+                f"(sha256 {ev.snapshot_sha256})",
+            )
         evidence_index.append(
             dict(
-                deployment=dep_of[aid],
-                target=target,
-                original_name=name,
-                path=path,
-                sha256=sha,
-                size=size,
-                **_freshness(stale.get((dep_of[aid], check, name))),
+                **common,
+                url=ev.url,
+                original_name=ev.snapshot_name,
+                path=snap_path,
+                sha256=ev.snapshot_sha256,
+                size=ev.snapshot_size,
+                snapshot=snap_path is not None,
+                **_freshness(stale.get((dep_of[aid], check, ev.url))),
             )
         )
 
@@ -385,8 +477,32 @@ def _collect_entries(
         ),
         evidence=evidence_index,
         template_overrides=template_overrides,
+        deployments=per_deployment,
+        drafts=[dict(deployment=d.key, assessment=a.key) for d, a in drafts],
+    )
+    head = audit.data_head(session)
+    trail = pack_readme.audit_extract(session, head, deployments)
+    add("audit/trail.json", _json_bytes(trail))
+    completeness = pack_readme.completeness(session, as_of, deployments, scope.deployments)
+    add("completeness.json", _json_bytes(completeness))
+    meta["completeness"] = dict(
+        path="completeness.json",
+        deployments_in_database=completeness["totals"]["deployments"],
+        in_scope=completeness["totals"]["in_scope"],
+        left_out=completeness["totals"]["left_out"],
+    )
+    meta["audit_trail"] = dict(path="audit/trail.json", events=len(trail["events"]))
+    add(
+        "README.md",
+        pack_readme.readme(
+            meta, policy, summary, completeness, trail, head, bool(template_overrides), signer
+        ).encode(),
     )
     return entries, meta
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def _overrides_note(listing: list[dict[str, Any]]) -> str:
@@ -426,11 +542,11 @@ def build_pack(
     """
     if guard is not None:
         guard.check(out)  # before the work, not only at the end
+    signer = sign_with.public if sign_with else None
     entries, meta = _collect_entries(
-        session, store, policy, scope, templates, progress or (lambda _m: None), workers
+        session, store, policy, scope, templates, progress or (lambda _m: None), workers, signer
     )
     head = audit.data_head(session)
-    signer = sign_with.public if sign_with else None
     files = []
     problems = []
     for e in sorted(entries, key=lambda x: x.path):
@@ -476,6 +592,9 @@ def build_pack(
         ),
         files=files,
     )
+    # Files in the zip: those listed above, and manifest.json, VERIFY.txt, SHA256SUMS (and its
+    # signature): what `pack`, `pack verify` and unzip all count.
+    manifest["zip_files"] = len(files) + 3 + (1 if sign_with is not None else 0)
     manifest_bytes = (
         json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     ).encode()
@@ -517,6 +636,7 @@ def build_pack(
                     "deployments": meta["scope"]["deployments"],
                     "frameworks": meta["scope"]["frameworks"],
                     "files": len(files) + len(extra),
+                    "zip_files": manifest["zip_files"],
                     "signed_by": signer.fingerprint if signer else None,
                     "tool_version": __version__,
                 }
@@ -540,6 +660,7 @@ class Finding:
 @dataclass
 class VerifyReport:
     files_checked: int = 0
+    entries: int = 0  # files in the zip, as unzip lists them (SHA256SUMS and signature included)
     findings: list[Finding] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     signed_by: sshsig.PublicKey | None = None  # the key whose valid signature the pack carries
@@ -684,6 +805,7 @@ def verify_pack(path: Path, trust: Trust | None = None) -> VerifyReport:
             report.findings.append(Finding("unsafe", str(path), whole))
         if not layout.readable:
             return report
+        report.entries = len(layout.entries)
         total = sum(e.file_size for e in layout.entries)
         if total > MAX_TOTAL_BYTES:
             report.findings.append(

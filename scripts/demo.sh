@@ -34,6 +34,9 @@ echo "== Writing every report to $R"
 "$C" report summary --as-of "$AS_OF" --format pdf -o "$R/summary.pdf"
 "$C" report summary --as-of "$AS_OF" --format xlsx -o "$R/summary.xlsx"
 "$C" report summary --as-of "$AS_OF" --format html -o "$R/summary.html"
+"$C" report plan --as-of "$AS_OF" --format pdf -o "$R/plan.pdf"
+"$C" report plan --as-of "$AS_OF" --format xlsx -o "$R/plan.xlsx"
+"$C" report plan --as-of "$AS_OF" --format html -o "$R/plan.html"
 for dep in $DEPLOYMENTS; do
   "$C" report gap "$dep" --as-of "$AS_OF" --format pdf -o "$R/gap-$dep.pdf"
   "$C" report gap "$dep" --as-of "$AS_OF" --format xlsx -o "$R/gap-$dep.xlsx"
@@ -45,10 +48,17 @@ for fw in nist-csf-2.0 nist-ai-rmf-1.0 owasp-asi-2026 csa-maestro; do
 done
 echo
 echo "== Building and verifying the audit pack"
-"$C" pack --as-of "$AS_OF" -o "$DEMO_DIR/audit-pack.zip"
+echo "-- every example assessment is a draft: a pack of drafts is refused"
+"$C" pack --as-of "$AS_OF" -o "$DEMO_DIR/audit-pack.zip" || true
+echo "-- with --include-drafts, every page of every report in it says DRAFT"
+"$C" pack --as-of "$AS_OF" --include-drafts --jobs 2 -o "$DEMO_DIR/audit-pack-draft.zip"
+echo "-- the assessments in force are finalized (sealed), then packed"
+"$C" deployments --as-of "$AS_OF" --json | "$BIN/python" -c 'import json,sys; [print(d["deployment"], d["assessment"]) for d in json.load(sys.stdin) if d["assessment"]]' |
+  while read -r dep assessment; do "$C" assessment finalize "$dep" "$assessment"; done
+"$C" pack --as-of "$AS_OF" --jobs 2 -o "$DEMO_DIR/audit-pack.zip"
 "$C" pack verify "$DEMO_DIR/audit-pack.zip"
 "$C" audit verify
 echo
 echo "Database: $DEMO_DIR/compliance.db (evidence store: $DEMO_DIR/compliance.db.evidence)"
 echo "Reports:  $R"
-echo "Pack:     $DEMO_DIR/audit-pack.zip"
+echo "Pack:     $DEMO_DIR/audit-pack.zip (and audit-pack-draft.zip, built before the assessments were finalized)"

@@ -388,7 +388,7 @@ def test_reports_and_packs_say_when_they_were_made(run, tmp_path: Path, monkeypa
     assert "As of 2026-11-30" in text_ and "generated 2026-12-01T00:00:00Z" in text_
     packs = [tmp_path / "p1.zip", tmp_path / "p2.zip"]
     for p in packs:
-        assert run("pack", "--as-of", "2026-11-30", "-o", str(p)).exit_code == 0
+        assert run("pack", "--as-of", "2026-11-30", "--include-drafts", "-o", str(p)).exit_code == 0
     assert packs[0].read_bytes() == packs[1].read_bytes()
     with zipfile.ZipFile(packs[0]) as zf:
         manifest = json.loads(zf.read("manifest.json"))

@@ -679,6 +679,7 @@ def small_pack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) 
     out = folder / "pack.zip"
     result = run(
         "pack",
+        "--include-drafts",
         "--deployment",
         "kb-search-assistant",
         "--framework",

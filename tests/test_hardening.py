@@ -151,6 +151,7 @@ def test_reports_and_packs_name_their_template_overrides(
     pack = tmp_path / "pack.zip"
     result = run(
         "pack",
+        "--include-drafts",
         "--deployment",
         "kb-search-assistant",
         "--framework",
@@ -177,6 +178,7 @@ def test_reports_and_packs_name_their_template_overrides(
     plain = tmp_path / "plain.zip"
     result = run(
         "pack",
+        "--include-drafts",
         "--deployment",
         "kb-search-assistant",
         "--framework",
@@ -250,6 +252,7 @@ def _report_args(kind: str, out: Path) -> list[str]:
         return ["export", "oscal", "kb-search-assistant", "-o", str(out)]
     return [
         "pack",
+        "--include-drafts",
         "--deployment",
         "kb-search-assistant",
         "--framework",
@@ -363,7 +366,14 @@ def test_output_onto_an_input_of_the_command_is_refused(
             "-o",
             str(override / "x.html"),
         ],
-        "the pack's policy": ["pack", "--policy", str(policy), "-o", str(policy)],
+        "the pack's policy": [
+            "pack",
+            "--include-drafts",
+            "--policy",
+            str(policy),
+            "-o",
+            str(policy),
+        ],
     }
     for what, args in cases.items():
         before = {p: p.read_bytes() for p in (policy, override / "gap.html")}
@@ -474,6 +484,7 @@ def test_gate_and_import_do_not_wait_for_a_long_pack(
             str(WORKERS / "held_pack.py"),
             *base,
             "pack",
+            "--include-drafts",
             "--deployment",
             "kb-search-assistant",
             "--framework",
@@ -628,7 +639,7 @@ def test_a_policy_claiming_the_baseline_id_and_version_is_refused(
             "-o",
             str(tmp_path / "g.html"),
         ],
-        ["pack", "--policy", str(path), "-o", str(tmp_path / "p.zip")],
+        ["pack", "--include-drafts", "--policy", str(path), "-o", str(tmp_path / "p.zip")],
     ):
         result = run(*args)
         assert result.exit_code == 1, result.output
@@ -769,7 +780,14 @@ def test_a_command_against_another_evidence_store_is_refused_naming_both(
     doc = factories.assessment_doc(deployment_overrides={"id": "elsewhere-agent"})
     for args in (
         ["import", str(factories.write(tmp_path / "new", doc))],
-        ["pack", "--deployment", "kb-search-assistant", "-o", str(tmp_path / "p.zip")],
+        [
+            "pack",
+            "--include-drafts",
+            "--deployment",
+            "kb-search-assistant",
+            "-o",
+            str(tmp_path / "p.zip"),
+        ],
     ):
         result = other(*args)
         assert result.exit_code == 1, result.output
@@ -812,7 +830,7 @@ def test_server_database_default_store_does_not_depend_on_the_working_directory(
     assert f"stored in {one / 'evidence-store'}" in result.output
     assert not (two / "evidence-store").exists()
     result = compliance(
-        two, "pack", "--deployment", "kb-search-assistant", "--deployment",
+        two, "pack", "--include-drafts", "--deployment", "kb-search-assistant", "--deployment",
         "payments-recon-agent", "--framework", "owasp-asi-2026", "-o", str(tmp_path / "pack.zip"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -844,7 +862,7 @@ def test_workbooks_and_packs_are_byte_identical_with_and_without_lxml(
         for args in (
             ["report", "summary", "--format", "xlsx", "--as-of", "2026-11-20", "-o",
              str(out / "summary.xlsx")],
-            ["pack", "--deployment", "kb-search-assistant", "--framework", "owasp-asi-2026",
+            ["pack", "--include-drafts", "--deployment", "kb-search-assistant", "--framework", "owasp-asi-2026",
              "-o", str(out / "pack.zip")],
         ):  # fmt: skip
             done = subprocess.run(

@@ -161,6 +161,7 @@ def test_changing_the_state_column_or_deleting_or_inserting_assessments_is_named
         f"DELETE FROM safety_scores WHERE assessment_id IN {kb}",
         f"DELETE FROM risk_acceptances WHERE assessment_id IN {kb}",
         f"DELETE FROM assessment_catalogs WHERE assessment_id IN {kb}",
+        f"DELETE FROM assessment_documents WHERE assessment_id IN {kb}",
         f"DELETE FROM assessments WHERE id IN {kb}",
     )
     sql(

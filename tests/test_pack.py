@@ -35,7 +35,7 @@ SCOPE = [
 def pack(run, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     assert run("import", str(EXAMPLES)).exit_code == 0
     out = tmp_path / "pack.zip"
-    result = run("pack", *SCOPE, "-o", str(out))
+    result = run("pack", *SCOPE, "--include-drafts", "-o", str(out))
     assert result.exit_code == 0, result.output
     return out
 
@@ -84,7 +84,7 @@ def test_pack_contents_and_manifest(pack: Path) -> None:
 
 def test_two_packs_are_byte_identical_and_verify(run, pack: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     again = tmp_path / "again.zip"
-    assert run("pack", *SCOPE, "-o", str(again)).exit_code == 0
+    assert run("pack", *SCOPE, "--include-drafts", "-o", str(again)).exit_code == 0
     assert pack.read_bytes() == again.read_bytes()
     result = run("pack", "verify", str(pack))
     assert result.exit_code == 0 and result.output.startswith("OK:")

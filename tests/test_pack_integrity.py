@@ -90,8 +90,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> di
     key = _keygen(folder / "keys", "grc")
     other = _keygen(folder / "keys", "other")
     plain, signed = folder / "plain.zip", folder / "signed.zip"
-    assert run("pack", *SCOPE, "-o", str(plain)).exit_code == 0
-    result = run("pack", *SCOPE, "--sign", str(key), "-o", str(signed))
+    assert run("pack", *SCOPE, "--include-drafts", "-o", str(plain)).exit_code == 0
+    result = run("pack", *SCOPE, "--include-drafts", "--sign", str(key), "-o", str(signed))
     assert result.exit_code == 0, result.output
     return dict(plain=plain, signed=signed, key=key, other=other, db=folder / "compliance.db")
 
@@ -379,6 +379,8 @@ def _resum(src: Path, dst: Path, change: Callable[[str, bytes], bytes]) -> Path:
         data = contents[f["path"]]
         f["sha256"], f["size"] = hashlib.sha256(data).hexdigest(), len(data)
     for e in manifest["evidence"]:
+        if e["path"] is None:  # a link without a snapshot: nothing in the pack to re-hash
+            continue
         e["sha256"] = hashlib.sha256(contents[e["path"]]).hexdigest()
     contents["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     listed = [n for n in contents if n not in ("SHA256SUMS", SIGNATURE)]
@@ -472,6 +474,62 @@ def test_verify_txt_commands_run_literally(built: dict[str, Path], tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _readme_commands(readme: str) -> list[str]:
+    """The shell commands of the pack README's "How to verify" section, in order: every line of
+    its ```sh blocks."""
+    section = readme.split("## How to verify", 1)[1]
+    out: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+        out += [line.strip() for line in block.splitlines() if line.strip()]
+    return out
+
+
+def test_readme_commands_run_literally(built: dict[str, Path], tmp_path: Path) -> None:
+    """The pack's README.md, written for an auditor who has never seen the tool, gives the same
+    steps as VERIFY.txt: its commands, run as written, pass on the signed pack and fail on a
+    forgery; the README also explains what the pack holds."""
+    _need("unzip")
+    _need("ssh-keygen")
+    readme = zipfile.ZipFile(built["signed"]).read("README.md").decode()
+    for heading in (
+        "## Layout",
+        "## Statuses",
+        "## The decision",
+        "## The policy applied",
+        "## Catalog versions",
+        "## The audit trail",
+        "## How to verify",
+    ):
+        assert heading in readme, heading
+    commands = _readme_commands(readme)
+    verify_txt = zipfile.ZipFile(built["signed"]).read("VERIFY.txt").decode()
+    assert [c for c in commands if not c.startswith("compliance ")] == _commands(verify_txt)
+    shell = [c for c in commands if not c.startswith("compliance ")]
+    script = "set -euo pipefail\n" + "\n".join(shell) + "\n"
+
+    def run_in(pack: Path, name: str) -> subprocess.CompletedProcess[str]:
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copyfile(pack, folder / "PACK.zip")
+        shutil.copyfile(built["key"].with_suffix(".pub"), folder / "signer.pub")
+        return subprocess.run(
+            ["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=120
+        )
+
+    good = run_in(built["signed"], "good")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "Good" in good.stdout + good.stderr
+    bad = run_in(_resum(built["signed"], tmp_path / "forged.zip", _alter_evidence), "bad")
+    assert bad.returncode != 0
+    # The one step that needs the tool and the database: the audit head, as written.
+    head = json.loads(zipfile.ZipFile(built["signed"]).read("manifest.json"))["audit"]["data_head"]
+    expect = f"compliance audit verify --expect {head['events']}:{head['hash']}"
+    assert expect in commands
+    run = Cli(f"sqlite:///{built['db']}", built["db"].parent / "store")
+    done = run(*expect.split()[1:])
+    assert done.exit_code == 0, done.output
+
+
 def test_signature_is_what_ssh_keygen_writes(built: dict[str, Path], tmp_path: Path) -> None:
     """Ed25519 signing is deterministic: ssh-keygen -Y sign of the same SHA256SUMS with the same
     key gives the very bytes in the pack."""
@@ -492,7 +550,7 @@ def test_signing_refuses_unusable_keys(run: Cli, tmp_path: Path) -> None:
     assert run("import", str(KB)).exit_code == 0
     bad = tmp_path / "not-a-key"
     bad.write_text("hello")
-    r = run("pack", *SCOPE, "--sign", str(bad), "-o", str(tmp_path / "p.zip"))
+    r = run("pack", *SCOPE, "--include-drafts", "--sign", str(bad), "-o", str(tmp_path / "p.zip"))
     assert r.exit_code == 1 and "not an OpenSSH private key" in r.output
     assert not (tmp_path / "p.zip").exists()
 
@@ -508,8 +566,8 @@ def test_pack_event_records_sums_and_data_head_and_rebuilds_identically(
     assert head
     before = json.loads(run("audit", "log", "--json", "--limit", "1").output)[0]
     first, second = tmp_path / "a.zip", tmp_path / "b.zip"
-    assert run("pack", *SCOPE, "-o", str(first)).exit_code == 0
-    assert run("pack", *SCOPE, "-o", str(second)).exit_code == 0
+    assert run("pack", *SCOPE, "--include-drafts", "-o", str(first)).exit_code == 0
+    assert run("pack", *SCOPE, "--include-drafts", "-o", str(second)).exit_code == 0
     assert first.read_bytes() == second.read_bytes()  # pack events change no data
     with zipfile.ZipFile(first) as zf:
         sums = hashlib.sha256(zf.read("SHA256SUMS")).hexdigest()
@@ -569,7 +627,7 @@ def test_altered_or_missing_blob_is_named_refused_by_pack_and_restored_by_import
     )
     assert f"missing: {sha_b}: used by kb-search-assistant/2026-Q4: {name_b}" in check.output
     out = tmp_path / "p.zip"
-    refused = run("pack", *SCOPE, "-o", str(out))
+    refused = run("pack", *SCOPE, "--include-drafts", "-o", str(out))
     assert refused.exit_code == 1 and not out.exists()
     assert f"(sha256 {sha_a}): altered in the evidence store" in refused.output
     assert f"(sha256 {sha_b}): missing from the evidence store" in refused.output
@@ -580,7 +638,7 @@ def test_altered_or_missing_blob_is_named_refused_by_pack_and_restored_by_import
     )
     assert run("evidence", "verify").exit_code == 0
     assert hashlib.sha256(altered.read_bytes()).hexdigest() == sha_a
-    assert run("pack", *SCOPE, "-o", str(out)).exit_code == 0
+    assert run("pack", *SCOPE, "--include-drafts", "-o", str(out)).exit_code == 0
     # A document naming the file by hash only cannot use an altered copy.
     doc = json.loads(KB.read_text())
     for r in doc["assessment"]["results"]:
@@ -609,7 +667,7 @@ def test_manifest_evidence_record_must_match_the_file(
         entries = _entries(src)
         contents = {i.filename: d for i, d in entries}
         manifest = json.loads(contents["manifest.json"])
-        target = manifest["evidence"][0]["path"]
+        target = next(e["path"] for e in manifest["evidence"] if e["path"])
         contents[target] = b"forged"
         for f in manifest["files"]:
             if f["path"] == target:

@@ -174,6 +174,7 @@ def test_gap_workbook_layout(reports, tmp_path: Path) -> None:  # type: ignore[n
         "Results",
         "Evidence",
         "Acceptances",
+        "Not applicable",
     ]
     headers = {ws.title: rows(ws)[0] for ws in wb.worksheets[1:]}
     assert headers["Gaps"] == [
@@ -218,7 +219,13 @@ def test_gap_workbook_layout(reports, tmp_path: Path) -> None:  # type: ignore[n
         "Days left",
         "State",
         "Check result",
+        "Approved on",
+        "Approved on stated",
+        "Approver role",
+        "Compensating controls",
+        "Days counted from",
     ]
+    assert headers["Results"][9:12] == ["Method", "Tested by", "Tested on"]
     assert_table_sheet(
         wb["Gaps"],
         {
@@ -278,9 +285,14 @@ def test_gap_workbook_plan_of_action(reports, tmp_path: Path) -> None:  # type: 
     plan = table(render(reports["gap"], tmp_path)["Gaps"])
     assert [r["Item"] for r in plan] == ["IDN-02", "REV-02", "nist-csf-2.0/PR.AA-05"]
     idn, rev, direct = plan
-    assert (idn["Result"], idn["Plan status"], idn["Due"]) == ("Fail", "before approval", None)
+    # The result's own remediation owner and due date (2026-Q4.yaml).
+    assert (idn["Result"], idn["Plan status"], idn["Due"]) == (
+        "Fail",
+        "before approval",
+        "2027-02-15",
+    )
     assert idn["Effect"] == "Blocks the decision"
-    assert idn["Owner"] == "finance-platform@example.com"
+    assert idn["Owner"] == "s.haddou@example.com"
     assert idn["Remediation"].startswith("Replace static API keys")
     assert (rev["Result"], rev["Plan status"], rev["Due"]) == (
         "Partial",
@@ -309,7 +321,14 @@ def test_gap_workbook_matches_golden(reports, backend: str, tmp_path: Path) -> N
 
 def test_summary_workbook(reports, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     wb = render(reports["summary"], tmp_path)
-    assert wb.sheetnames == ["Summary", "Deployments", *FRAMEWORKS, "Expiring acceptances"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Deployments",
+        *FRAMEWORKS,
+        "Trend by quarter",
+        "Risks",
+        "Expiring acceptances",
+    ]
     f = facts(wb["Summary"])
     assert (f["Deployments"], f["Blocked"], f["Conditional"], f["Approved"]) == (8, 4, 2, 2)
     assert f["As of"] == "2026-11-30"
@@ -327,6 +346,11 @@ def test_summary_workbook(reports, tmp_path: Path) -> None:  # type: ignore[no-u
     assert pay["Previous assessment"] == "2026-Q3"
     assert pay["Trend"] == "worse"
     assert (pay["Blockers"], pay["Conditions"]) == (1, 2)
+    assert pay["Condition details"].startswith("AUD-01: evidence stale")
+    # Excel refuses a table whose header names a column twice.
+    for ws in wb.worksheets[1:]:
+        names = [h for h in rows(ws)[0] if h is not None]
+        assert len(set(names)) == len(names), ws.title
     assert pay["Score"] == pytest.approx(reports["summary"]["deployments"][0]["score"])
     assert wb["Deployments"]["J2"].number_format == "0%"
     first = next(d for d in deployments if d["Deployment"] == "claims-intake-agent")
@@ -372,7 +396,16 @@ def test_summary_workbook(reports, tmp_path: Path) -> None:  # type: ignore[no-u
 
 def test_evidence_workbook_one_deployment(reports, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     wb = render(reports["evidence"], tmp_path)
-    assert wb.sheetnames == ["Summary", CSF, "Results", "Evidence", "Gaps"]
+    assert wb.sheetnames == [
+        "Summary",
+        CSF,
+        "Results",
+        "Evidence",
+        "Gaps",
+        "By control",
+        "Mappings",
+        "Not applicable",
+    ]
     controls = table(wb[CSF])
     assert len(controls) == 106
     assert {c["Deployment"] for c in controls} == {DEP}
@@ -618,7 +651,7 @@ def test_blockers_outside_the_checks_lead_the_plan(run, engine, tmp_path: Path) 
     report = build(engine, "meeting-notes-agent", None)["gap"]
     plan = table(render(report, tmp_path)["Gaps"])
     first = plan[0]
-    assert first["Item"] == "Deployment"
+    assert first["Item"] == "Profile"  # a blocker outside the checks, named by what it is
     assert (first["Plan status"], first["Effect"]) == ("before approval", "Blocks the decision")
     assert "logged is not defined" in first["Gap"]
     assert [p["Item"] for p in plan[1:]] == ["AUD-01"]

@@ -72,8 +72,9 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "report": Lazy(
         "compliance.cli.reports:report",
-        "Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an "
-        "auditor.",
+        "Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an\n"
+        "auditor, `plan` (plan of action, re-assessment calendar, evidence requests) for the GRC "
+        "team.",
     ),
 }
 

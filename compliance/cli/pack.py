@@ -69,6 +69,12 @@ from compliance.store import audit, catalog_store, identity
     help="Sign SHA256SUMS with this OpenSSH Ed25519 private key (SHA256SUMS.sig, SSHSIG, "
     f"namespace {SSHSIG_NAMESPACE}).",
 )
+@click.option(
+    "--include-drafts",
+    is_flag=True,
+    help="Pack assessments that are still drafts (refused otherwise); every page of every "
+    "report then says DRAFT.",
+)
 @click.pass_context
 @handle_errors
 def pack(
@@ -81,6 +87,7 @@ def pack(
     jobs: int,
     policy_path: Path | None,
     sign_key: Path | None,
+    include_drafts: bool,
 ) -> None:
     """Build an audit pack: reports, evidence files, the exact catalogs, mappings and policy,
     and a manifest of SHA-256 hashes that anyone can check with `sha256sum -c`; with --sign, an
@@ -127,7 +134,7 @@ def pack(
             session,
             store,
             catalog_store.resolve_policy(session, policy_path),
-            PackScope(as_of, deployments, frameworks),
+            PackScope(as_of, deployments, frameworks, include_drafts),
             out,
             templates,
             progress=lambda msg: status.update(f"pack: {msg}"),
@@ -137,7 +144,17 @@ def pack(
             on_built=record,
         )
     size = sum(f["size"] for f in manifest["files"])
-    say(f"{out}: {len(manifest['files'])} files, {size} bytes, as of {manifest['as_of']}")
+    own = ["manifest.json", "VERIFY.txt", "SHA256SUMS"] + (["SHA256SUMS.sig"] if key else [])
+    say(
+        f"{out}: {len(manifest['files']) + len(own)} files ({len(manifest['files'])} listed in "
+        f"the manifest, {size} bytes, and {', '.join(own)}), as of {manifest['as_of']}"
+    )
+    if manifest.get("drafts"):
+        say(
+            f"DRAFT: {len(manifest['drafts'])} assessment(s) in the pack are not finalized; "
+            "every page of every report says so",
+            fg="yellow",
+        )
     head = manifest["audit"]["data_head"]
     if head:
         say(f"built from the audit trail up to event {head['events']}:{head['hash']}")
@@ -204,6 +221,7 @@ def verify(
                 files_checked=report.files_checked,
                 signed_by=report.signed_by.fingerprint if report.signed_by else None,
                 signer_trusted=report.signer_trusted,
+                files=report.entries,
                 principal=report.principal,
                 data_head=head,
                 findings=[dict(kind=f.kind, path=f.path, detail=f.detail) for f in report.findings],
@@ -214,7 +232,8 @@ def verify(
             say(str(f), fg="red")
         if report.ok:
             say(
-                f"OK: {report.files_checked} files match SHA256SUMS and the manifest "
+                f"OK: {report.entries} files: {report.files_checked} match SHA256SUMS and the "
+                f"manifest, and SHA256SUMS{' and its signature' if report.signed_by else ''} "
                 f"(as of {m.get('as_of')}, tool {m.get('tool', {}).get('version')})",
                 fg="green",
             )

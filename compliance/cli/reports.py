@@ -83,7 +83,8 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group()
 def report() -> None:
-    """Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an auditor."""
+    """Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an
+    auditor, `plan` (plan of action, re-assessment calendar, evidence requests) for the GRC team."""
 
 
 @report.command()
@@ -227,4 +228,29 @@ def evidence(
             as_of,
             policy=catalog_store.resolve_policy(session, policy_path),
         )
+    _output(data, fmt, out, templates, _guard(app, templates, policy_path))
+
+
+@report.command()
+@_common
+@pass_app
+@handle_errors
+def plan(
+    app: AppContext,
+    fmt: str,
+    out: Path,
+    as_of: date,
+    templates: Path | None,
+    policy_path: Path | None,
+) -> None:
+    """Plan of action and milestones for the GRC team: every open gap with its owner, due date
+    and status, the re-assessment calendar, the evidence to request from each owner and the
+    register of results recorded as not applicable.
+
+    \b
+    Example:
+      compliance report plan --format xlsx -o out/plan.xlsx --as-of 2026-12-01
+    """
+    with app.read_session() as session:
+        data = model.plan_report(session, as_of, catalog_store.resolve_policy(session, policy_path))
     _output(data, fmt, out, templates, _guard(app, templates, policy_path))

@@ -64,6 +64,7 @@ class Prepared:
     fingerprint: str
     evidence: list[list[PreparedEvidence]]
     profile: dict[str, Any]  # the deployment block as JSON values, stored with the assessment
+    document: bytes | None = None  # the file's exact bytes, kept for audit packs
 
 
 @dataclass
@@ -550,7 +551,8 @@ def prepare(
     for path in files:
         label = str(path)
         try:
-            value = parse_document(read_bounded(path, label), label)
+            raw = read_bounded(path, label)
+            value = parse_document(raw, label)
         except InvalidInput as exc:
             problems.extend(exc.problems)
             continue
@@ -594,7 +596,9 @@ def prepare(
         # One dump serves the fingerprint and the profile snapshot the writer stores.
         dumped = doc.model_dump(mode="json")
         profile = dumped["deployment"]
-        prepared.append(Prepared(label, doc, _fingerprint(dumped, evidence), evidence, profile))
+        prepared.append(
+            Prepared(label, doc, _fingerprint(dumped, evidence), evidence, profile, raw)
+        )
     # Every value must fit its column, on every backend, before anything is written.
     problems.extend(limit_problems(prepared))
     problems.extend(_finalized_conflicts(session, prepared))

@@ -9,6 +9,7 @@ of round trips, and no per-row SQL is compiled.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from compliance.store import audit, db, integrity
 from compliance.store.models import (
     Assessment,
     AssessmentCatalog,
+    AssessmentDocument,
     Base,
     Deployment,
     Evidence,
@@ -46,6 +48,7 @@ SAFETY_SCORES = Base.metadata.tables["safety_scores"]
 RISK_ACCEPTANCES = Base.metadata.tables["risk_acceptances"]
 RESULTS = Base.metadata.tables["results"]
 EVIDENCE = Base.metadata.tables["evidence"]
+ASSESSMENT_DOCUMENTS = Base.metadata.tables["assessment_documents"]
 CHUNK = 5_000  # rows per IN list or batch of UPDATEs, within every backend's parameter limits
 T = TypeVar("T")
 
@@ -516,7 +519,7 @@ def _delete_children(session: Session, assessment_ids: Sequence[int]) -> None:
     for part in chunks(assessment_ids):
         result_ids = select(Result.id).where(Result.assessment_id.in_(part))
         session.execute(delete(Evidence).where(Evidence.result_id.in_(result_ids)))
-        for model in (Result, RiskAcceptance, SafetyScore, AssessmentCatalog):
+        for model in (Result, RiskAcceptance, SafetyScore, AssessmentCatalog, AssessmentDocument):
             session.execute(delete(model).where(model.assessment_id.in_(part)))
 
 
@@ -671,6 +674,21 @@ def write_batch(
         ACCEPTANCE_COLUMNS,
         [row for p in written for row in _acceptance_rows(assessment_ids[id(p)], p, refs.checks)],
     )
+    rows.insert(
+        ASSESSMENT_DOCUMENTS,
+        ("assessment_id", "name", "sha256", "size", "content"),
+        [
+            (
+                assessment_ids[id(p)],
+                p.label,
+                hashlib.sha256(p.document).hexdigest(),
+                len(p.document),
+                p.document,
+            )
+            for p in written
+            if p.document is not None
+        ],
+    )
     altered_before = len(store.restored)
     _write_results(rows, store, written, assessment_ids, refs, now, report)
     report.evidence_restored += len(store.restored) - altered_before  # altered copies replaced
@@ -685,6 +703,12 @@ def write_batch(
             "state": states[assessment_ids[id(p)]],
             "state_form": integrity.FORM,
         }
+        if p.document is not None:
+            # The file as imported, kept byte for byte (assessment_documents): its hash here.
+            detail["document"] = {
+                "sha256": hashlib.sha256(p.document).hexdigest(),
+                "size": len(p.document),
+            }
         if id(p) in found_changed:
             # The rows it replaced had been changed outside the tool: the event keeps their hash.
             detail["found_state"] = found_changed[id(p)]

@@ -29,6 +29,7 @@ from markupsafe import escape
 
 from compliance import outfile
 from compliance.errors import ComplianceError
+from compliance.reports.model.common import label as _label
 from compliance.resources import templates_dir
 
 STATUS_CLASS = {
@@ -88,6 +89,17 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
+def _days(days: int | None, since: str | None = None) -> str:
+    """A countdown that says from which date it counts: "12 days after 2026-11-30"."""
+    if days is None:
+        return ""
+    frm = f" {since}" if since else " the as-of date"
+    if days == 0:
+        return f"on{frm}"
+    n = abs(days)
+    return f"{n} day{'s' if n != 1 else ''} {'after' if days > 0 else 'before'}{frm}"
+
+
 def environment(override: Path | None = None) -> ImmutableSandboxedEnvironment:
     """Templates from `override` first (an organisation's branding), then the built-in ones.
 
@@ -116,6 +128,8 @@ def environment(override: Path | None = None) -> ImmutableSandboxedEnvironment:
         coverage=_coverage,
         size=_size,
         relationship=lambda r: RELATIONSHIP_PHRASES.get(r, r),
+        label=lambda value, kind: _label(kind, value),
+        days=_days,
     )
     return env
 

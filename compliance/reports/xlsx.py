@@ -710,6 +710,33 @@ ACCEPTANCE_COLS = (
     Col("Days left", 10),
     Col("State", 12, palette=ACCEPTANCE),
 )
+# The approval's details, after the columns above (kept in place for existing users).
+ACCEPTANCE_DETAIL_COLS = (
+    Col("Approved on", 12, DATE_FORMAT),
+    Col("Approved on stated", 10),
+    Col("Approver role", 24),
+    Col("Compensating controls", 50, wrap=True),
+    Col("Days counted from", 12, DATE_FORMAT),
+)
+# How a result was tested, after a result's own columns.
+TEST_COLS = (
+    Col("Method", 16),
+    Col("Tested by", 26),
+    Col("Tested on", 12, DATE_FORMAT),
+    Col("Population", 36, wrap=True),
+    Col("Sample size", 10),
+    Col("Sample selection", 30, wrap=True),
+    Col("Exceptions", 40, wrap=True),
+    Col("Remediation owner", 26),
+    Col("Remediation due", 12, DATE_FORMAT),
+)
+NA_COLS = (
+    Col("Deployment", 24),
+    Col("Check or control", 22),
+    Col("Justification", 60, wrap=True),
+    Col("Counts as not applicable", 12),
+    Col("Why not", 50, wrap=True),
+)
 
 
 def status_counts(counts: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -774,6 +801,7 @@ RESULT_COLS = (
     Col("Evidence items", 10),
     Col("Assessor", 28),
     Col("Assessed on", 12, DATE_FORMAT),
+    *TEST_COLS,
 )
 EVIDENCE_COLS = (
     Col("Supports", 22),
@@ -840,6 +868,7 @@ def gap_result_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
             len(c["evidence"]),
             a["assessor"],
             assessed_on,
+            *test_row(c.get("test") if c["status"] else None),
         ]
     for c in direct_results(report):
         yield [
@@ -852,6 +881,7 @@ def gap_result_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
             None,
             a["assessor"],
             assessed_on,
+            *test_row(None),
         ]
 
 
@@ -877,40 +907,81 @@ def acceptance_row(x: Mapping[str, Any]) -> list[Any]:
     ]
 
 
+def acceptance_detail(x: Mapping[str, Any]) -> list[Any]:
+    return [
+        as_date(x["approved_on"]),
+        x["approved_on_stated"],
+        x["approver_role"],
+        x["compensating_controls"],
+        as_date(x["counted_from"]),
+    ]
+
+
+def test_row(t: Mapping[str, Any] | None) -> list[Any]:
+    """How a result was tested, as TEST_COLS."""
+    if not t:
+        return [None] * len(TEST_COLS)
+    sample = t.get("sample") or {}
+    rem = t.get("remediation") or {}
+    return [
+        joined(t.get("method") or [], ", "),
+        t.get("tested_by"),
+        as_date(t.get("tested_on")),
+        t.get("population"),
+        sample.get("size"),
+        sample.get("selection"),
+        t.get("exceptions"),
+        rem.get("owner"),
+        as_date(rem.get("due")),
+    ]
+
+
+def na_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
+    for n in items:
+        yield [
+            n["deployment"],
+            n.get("target") or n.get("check"),
+            n["justification"],
+            n["counts"],
+            n["why_not"],
+        ]
+
+
 def gap_plan_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
     """The plan of action: what blocks the decision first, then the conditions, then the rest."""
     owner = report["deployment"]["owner"]
     decision = report["decision"]
-    for b in decision["blockers"]:
-        if not b["check"]:
+    for item in report.get("decision_items", []):
+        if item["severity"] == "blocker":
             yield [
-                "Deployment",
-                "Decision blocker outside the checks (profile or safety score)",
+                item["kind_label"],
+                "Decision blocker outside the checks",
                 None,
-                b["reason"],
+                item["reason"],
                 owner,
-                None,
+                item["action"],
                 None,
                 BEFORE_APPROVAL,
                 "Blocks the decision",
-                None,
+                item["reason"],
                 None,
             ]
     conditions = {c["check"]: c for c in decision["conditions"] if c["check"]}
     for g in report["gaps"]:
         cond = conditions.get(g["id"])
+        due = as_date(g.get("due"))
         if g["rank"] == 0:
-            plan, due = BEFORE_APPROVAL, None
+            plan = BEFORE_APPROVAL
         elif cond:
             plan, due = "risk accepted", as_date(cond["expires"])
         else:
-            plan, due = "open", None
+            plan = "open"
         yield [
             g["id"],
             g["title"],
             g["status_label"],
             g["notes"] or g["objective"],
-            owner,
+            g.get("owner") or owner,
             g["remediation"],
             due,
             plan,
@@ -1021,15 +1092,22 @@ def gap_workbook(wb: Any, report: Mapping[str, Any]) -> None:
     write_table(
         wb,
         "Acceptances",
-        (*ACCEPTANCE_COLS, Col("Check result", 13, palette=RESULT)),
+        (*ACCEPTANCE_COLS, Col("Check result", 13, palette=RESULT), *ACCEPTANCE_DETAIL_COLS),
         gap_acceptance_rows(report),
+    )
+    dep = report["deployment"]["key"]
+    write_table(
+        wb,
+        "Not applicable",
+        NA_COLS,
+        na_rows(dict(n, deployment=dep) for n in report.get("not_applicable", [])),
     )
 
 
 def gap_acceptance_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
     results = {c["id"]: c["status_label"] for c in report["checks"]}
     for x in report["acceptances"]:
-        yield [*acceptance_row(x), results.get(x["check"])]
+        yield [*acceptance_row(x), results.get(x["check"]), *acceptance_detail(x)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1052,6 +1130,14 @@ DEPLOYMENT_COLS = (
     Col("Previous score", 9, PERCENT),
     Col("Score change", 9, DELTA),
     Col("Trend", 16, palette=TREND),
+    Col("Assessed controls", 10),
+    Col("Assessable controls", 10),
+    Col("Business process", 30, wrap=True),
+    Col("Data", 20),
+    Col("State", 10),
+    Col("Re-assessment due", 12, DATE_FORMAT),
+    Col("Why blocked", 70, wrap=True),
+    Col("Condition details", 70, wrap=True),
 )
 
 
@@ -1085,6 +1171,16 @@ def deployment_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
             p.get("score"),
             delta,
             trend(p.get("decision"), r["decision"]) if p else "first assessment",
+            (r.get("coverage") or {}).get("assessed"),
+            (r.get("coverage") or {}).get("assessable"),
+            r.get("business_process"),
+            joined(r.get("data") or [], ", "),
+            r.get("state"),
+            as_date(r.get("reassessment_due")),
+            joined(f"{f['check'] or f['kind']}: {f['reason']}" for f in r.get("reasons", [])),
+            joined(
+                f"{f['check'] or f['kind']}: {f['reason']}" for f in r.get("condition_reasons", [])
+            ),
         ]
 
 
@@ -1123,12 +1219,18 @@ def heatmap_sheets(wb: Any, report: Mapping[str, Any]) -> None:
 
 def summary_facts(report: Mapping[str, Any]) -> list[tuple[str, Any]]:
     t, exp, pol = report["totals"], report["expiring"], report["policy"]
+    at = report["attention"]
     return [
         ("As of", as_date(report["as_of"])),
         ("Deployments", t["deployments"]),
         ("Blocked", t["block"]),
         ("Conditional", t["conditional"]),
         ("Approved", t["approve"]),
+        ("Not assessed as of the date", t["not_assessed"]),
+        ("Draft assessments in force", at["drafts"]["total"]),
+        ("Re-assessments overdue", at["overdue"]["total"]),
+        ("Risk acceptances expired", at["expired"]["total"]),
+        ("Checks resting on stale evidence", at["stale"]["total"]),
         *((f"Acceptances expiring within {w} days", n) for w, n in exp["counts"].items()),
         ("Policy", f"{pol['id']} {pol['version']}"),
         ("Policy SHA-256", pol["sha256"]),
@@ -1168,10 +1270,64 @@ EXPIRING_COLS = (
 )
 
 
+HISTORY_COLS = (
+    Col("Quarter", 26),
+    Col("Date", 12, DATE_FORMAT),
+    Col("Tier", 10, palette=TIER),
+    Col("Blocked", 10),
+    Col("Conditional", 12),
+    Col("Approved", 10),
+    Col("Basis", 60, wrap=True),
+)
+RISK_COLS = (
+    Col("Grouping", 18),
+    Col("Group", 40, wrap=True),
+    Col("Deployments", 12),
+    Col("Blocked", 10),
+    Col("Conditional", 12),
+    Col("Approved", 10),
+    Col("Blockers", 10),
+)
+
+
+def history_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for point in report["history"]["points"]:
+        for t in point["by_tier"]:
+            yield [
+                point["label"],
+                as_date(point["date"]),
+                t["tier"],
+                t["block"],
+                t["conditional"],
+                t["approve"],
+                point["basis"],
+            ]
+
+
+def risk_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for name, key in (
+        ("business process", "by_process"),
+        ("owner", "by_owner"),
+        ("data class", "by_data"),
+    ):
+        for g in report["risks"][key]:
+            yield [
+                name,
+                g["group"],
+                g["deployments"],
+                g["block"],
+                g["conditional"],
+                g["approve"],
+                g["blockers"],
+            ]
+
+
 def summary_workbook(wb: Any, report: Mapping[str, Any]) -> None:
     summary_summary(wb, report)
     write_table(wb, "Deployments", DEPLOYMENT_COLS, deployment_rows(report))
     heatmap_sheets(wb, report)
+    write_table(wb, "Trend by quarter", HISTORY_COLS, history_rows(report))
+    write_table(wb, "Risks", RISK_COLS, risk_rows(report))
     write_table(
         wb,
         "Expiring acceptances",
@@ -1216,6 +1372,23 @@ EV_RESULT_COLS = (
     Col("Supports controls", 40, wrap=True),
     Col("Assessor", 28),
     Col("Assessed on", 12, DATE_FORMAT),
+    *TEST_COLS,
+    Col("Risk acceptance", 60, wrap=True),
+)
+EV_MAPPING_COLS = (
+    Col("Deployment", 24),
+    Col("Control", 22),
+    Col("Check", 12),
+    Col("Relationship", 12),
+    Col("Covers the control", 10),
+    Col("Rationale", 70, wrap=True),
+    Col("Result", 13, palette=RESULT),
+)
+EV_BY_CONTROL_COLS = (
+    Col("Control", 22),
+    Col("Title", 34, wrap=True),
+    *(Col(label, 12) for label in STATUS_LABELS.values()),
+    Col("Deployments", 12),
 )
 EV_GAP_COLS = (
     Col("Deployment", 24),
@@ -1284,7 +1457,45 @@ def ev_result_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
                 joined(controls, ", "),
                 a["assessor"],
                 as_date(a["date"]),
+                *test_row(r.get("test") if r["status"] else None),
+                acceptance_text(r.get("acceptance")),
             ]
+
+
+def acceptance_text(x: Mapping[str, Any] | None) -> str | None:
+    if not x:
+        return None
+    return (
+        f"{x['state']}: by {x['approved_by']}"
+        + (f" ({x['approver_role']})" if x.get("approver_role") else "")
+        + f", approved {x['approved_on']}, expires {x['expires']}; {x['justification']}"
+        + f"; compensating controls: {x.get('compensating_controls') or 'none stated'}"
+    )
+
+
+def ev_mapping_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for s in report["sections"]:
+        for c in s["controls"]:
+            for r in c["results"]:
+                if r["kind"] != "check":
+                    continue
+                yield [
+                    s["deployment"]["key"],
+                    c["ref"],
+                    r["target"],
+                    r["relationship"],
+                    bool(r.get("covering")),
+                    r.get("rationale"),
+                    r["status_label"],
+                ]
+
+
+def ev_by_control_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for c in report.get("by_control", []):
+        counts = {k: 0 for k in STATUS_LABELS}
+        for d in c["deployments"]:
+            counts[d["status"]] += 1
+        yield [c["ref"], c["title"] or c["text"], *counts.values(), len(c["deployments"])]
 
 
 def ev_evidence_rows(report: Mapping[str, Any]) -> Iterator[list[Any]]:
@@ -1316,6 +1527,13 @@ def evidence_summary(wb: Any, report: Mapping[str, Any]) -> None:
     fw = report["framework"]
     sheet = SummarySheet(wb, report["title"], subtitle(report))
     sections = report["sections"]
+    pairs = sum(len(s["controls"]) for s in sections)
+    open_counts = {k: 0 for k in GAP_STATUSES}
+    for s in sections:
+        for c in s["controls"]:
+            if c["status"] in open_counts:
+                open_counts[c["status"]] += 1
+    open_pairs = [(STATUS_LABELS[k], n) for k, n in open_counts.items()]
     sheet.facts(
         [
             ("Framework", fw["name"]),
@@ -1327,6 +1545,13 @@ def evidence_summary(wb: Any, report: Mapping[str, Any]) -> None:
             ("As of", as_date(report["as_of"])),
             ("Deployments", len(sections)),
             ("Controls per deployment", len(sections[0]["controls"]) if sections else 0),
+            ("Control × deployment pairs", pairs),
+            *((f"Pairs {label.lower()}", n) for label, n in open_pairs),
+            (
+                "Gaps sheet",
+                f"{sum(n for _l, n in open_pairs)} rows: every pair gap, partial or not assessed",
+            ),
+            ("Draft assessments", len(report.get("drafts", []))),
         ],
         {},
     )
@@ -1335,8 +1560,8 @@ def evidence_summary(wb: Any, report: Mapping[str, Any]) -> None:
     for s in sections:
         totals = [t + n for t, n in zip(totals, status_counts(s["counts"]), strict=True)]
     table = sheet.table(
-        "Control status, all deployments",
-        (Col("Status"), Col("Controls")),
+        "Control status, all deployments (control × deployment pairs)",
+        (Col("Status"), Col("Pairs")),
         [[label, n] for label, n in zip(STATUS_LABELS.values(), totals, strict=True)],
     )
     colours = [chart_colour(CONTROL, label) for label in STATUS_LABELS.values()]
@@ -1372,6 +1597,161 @@ def evidence_workbook(wb: Any, report: Mapping[str, Any]) -> None:
         wb, "Evidence", (Col("Deployment", 24), *EVIDENCE_COLS), ev_evidence_rows(report), 2
     )
     write_table(wb, "Gaps", EV_GAP_COLS, ev_gap_rows(report), 3)
+    write_table(wb, "By control", EV_BY_CONTROL_COLS, ev_by_control_rows(report), 1)
+    write_table(wb, "Mappings", EV_MAPPING_COLS, ev_mapping_rows(report), 2)
+    write_table(wb, "Not applicable", NA_COLS, na_rows(report.get("not_applicable", [])), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Plan: the GRC team's plan of action and milestones
+
+PLAN_STATUS = Palette(
+    (("overdue", RED), ("blocks approval", ORANGE), ("risk accepted", AMBER), ("open", GREY))
+)
+WINDOW = Palette(
+    (
+        ("overdue", RED),
+        ("due within 30 days", ORANGE),
+        ("due within 90 days", AMBER),
+        ("later", GREEN),
+        ("no period set", PALE),
+    )
+)
+ACTION_COLS = (
+    Col("Deployment", 24),
+    Col("Name", 30, wrap=True),
+    Col("Tier", 10, palette=TIER),
+    Col("Assessment", 12),
+    Col("Item", 16),
+    Col("Title", 30, wrap=True),
+    Col("Result", 13),
+    Col("Gap", 60, wrap=True),
+    Col("What to do", 60, wrap=True),
+    Col("Owner", 28),
+    Col("Due", 12, DATE_FORMAT),
+    Col("Due basis", 40, wrap=True),
+    Col("Days left", 10),
+    Col("Effect", 22),
+    Col("Status", 16, palette=PLAN_STATUS),
+)
+CALENDAR_COLS = (
+    Col("Deployment", 24),
+    Col("Name", 30, wrap=True),
+    Col("Owner", 28),
+    Col("Tier", 10, palette=TIER),
+    Col("Decision", 14, palette=DECISION),
+    Col("Assessment", 12),
+    Col("Assessed on", 12, DATE_FORMAT),
+    Col("State", 10),
+    Col("Period (days)", 10),
+    Col("Due", 12, DATE_FORMAT),
+    Col("Days left", 10),
+    Col("Window", 20, palette=WINDOW),
+)
+REQUEST_COLS = (
+    Col("Owner", 28),
+    Col("Deployment", 24),
+    Col("Check", 12),
+    Col("Title", 30, wrap=True),
+    Col("Why", 12),
+    Col("Detail", 60, wrap=True),
+    Col("Evidence wanted", 60, wrap=True),
+    Col("Needed by", 12, DATE_FORMAT),
+)
+
+
+def plan_workbook(wb: Any, report: Mapping[str, Any]) -> None:
+    t = report["totals"]
+    sheet = SummarySheet(wb, report["title"], subtitle(report))
+    sheet.facts(
+        [
+            ("As of", as_date(report["as_of"])),
+            ("Days counted from", as_date(report["counted_from"])),
+            ("Deployments", t["deployments"]),
+            ("Assessed as of the date", t["assessed"]),
+            ("Plan items", t["actions"]),
+            *((f"Plan items {s}", t[s.replace(" ", "_")]) for s in PLAN_STATUS.labels),
+            ("Evidence requests", t["requests"]),
+            ("Results not applicable", t["not_applicable"]),
+            ("Policy", f"{report['policy']['id']} {report['policy']['version']}"),
+            ("Policy SHA-256", report["policy"]["sha256"]),
+            *(
+                (f"Remediation period at {k} (days)", v)
+                for k, v in report["remediation_days"].items()
+            ),
+        ],
+        {},
+    )
+    write_table(
+        wb,
+        "Plan of action",
+        ACTION_COLS,
+        (
+            [
+                x["deployment"],
+                x["name"],
+                x["tier"],
+                x["assessment"],
+                x["item"],
+                x["title"],
+                x["result_label"],
+                x["gap"],
+                x["action"],
+                x["owner"],
+                as_date(x["due"]),
+                x["due_basis"],
+                x["days_left"],
+                x["effect"],
+                x["status"],
+            ]
+            for x in report["actions"]
+        ),
+        2,
+    )
+    write_table(
+        wb,
+        "Re-assessment calendar",
+        CALENDAR_COLS,
+        (
+            [
+                x["deployment"],
+                x["name"],
+                x["owner"],
+                x["tier"],
+                x["decision"],
+                x["assessment"],
+                as_date(x["date"]),
+                x["state"],
+                x["period_days"],
+                as_date(x["due"]),
+                x["days_left"],
+                x["window"],
+            ]
+            for x in report["calendar"]
+        ),
+        2,
+    )
+    write_table(
+        wb,
+        "Evidence requests",
+        REQUEST_COLS,
+        (
+            [
+                o["owner"],
+                x["deployment"],
+                x["check"],
+                x["title"],
+                x["why"],
+                x["detail"],
+                x["evidence_wanted"],
+                as_date(x["needed_by"]),
+            ]
+            for o in report["requests"]
+            for x in o["items"]
+        ),
+        3,
+    )
+    write_table(wb, "Not applicable", NA_COLS, na_rows(report["not_applicable"]), 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1381,6 +1761,7 @@ KINDS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "gap": gap_workbook,
     "summary": summary_workbook,
     "evidence": evidence_workbook,
+    "plan": plan_workbook,
 }
 
 

@@ -214,6 +214,22 @@ class Assessment(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, comment="deployment block as imported")
 
 
+class AssessmentDocument(Base):
+    """The assessment file as imported, byte for byte (YAML, JSON or OSCAL), for audit packs.
+
+    One per assessment imported from revision 0005 on; a changed draft re-imported replaces it.
+    Part of the assessment's state (`store.integrity`): altering it is detected like any row.
+    """
+
+    __tablename__ = "assessment_documents"
+
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000), comment="the file's path as given to import")
+    sha256: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the exact bytes")
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary, comment="the document, byte for byte")
+
+
 class AssessmentCatalog(Base):
     """The exact catalog, checks and mapping versions an assessment was made against."""
 
