@@ -97,7 +97,7 @@ def olir(cs: CatalogSet) -> Table:
                 checks.get(link.check, ""),
                 "Semantic",
                 OLIR_RELATIONSHIP[link.relationship],
-                f"{cat.name} {cat.version}",
+                cat.name if cat.name.endswith(cat.version) else f"{cat.name} {cat.version}",
                 ref,
                 " ".join(controls.get(link.control, "").split()),
                 "",
