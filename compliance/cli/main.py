@@ -17,6 +17,7 @@ from compliance.cli import (
     export,
     importing,
     pack,
+    questionnaire,
     reports,
 )
 from compliance.cli.context import AppContext
@@ -75,6 +76,7 @@ cli.add_command(decisions.gate)
 cli.add_command(decisions.deployments)
 cli.add_command(reports.report)
 cli.add_command(export.export)
+cli.add_command(questionnaire.questionnaire)
 cli.add_command(pack.pack)
 cli.add_command(audit.audit)
 cli.add_command(evidence.evidence)

@@ -8,6 +8,7 @@ mappings as OSCAL documents, and `catalog` also reads OSCAL catalogs as organisa
 from compliance.oscal.assessment_results import (
     STATUSES,
     Converted,
+    Foreign,
     convert,
     export_assessment,
     to_import_document,
@@ -20,6 +21,7 @@ __all__ = [
     "STATUSES",
     "UUID_NAMESPACE",
     "Converted",
+    "Foreign",
     "convert",
     "export_assessment",
     "to_import_document",

@@ -44,6 +44,7 @@ import binascii
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -603,12 +604,75 @@ class _Reader:
         return props[name][0]
 
 
+def _foreign_header(
+    rd: _Reader,
+    key: str,
+    result: dict[str, Any],
+    rloc: str,
+    foreign: Foreign,
+    root: dict[str, Any],
+) -> tuple[str | None, str]:
+    """The assessment's id or assessor for a document from another tool: the `--profile`
+    file's `assessment` header, else what OSCAL says (the result's uuid; the party in the
+    assessor role, or the one party its findings and observations name)."""
+    header = foreign.profile.get("assessment")
+    if isinstance(header, dict) and header.get(key) is not None:
+        return str(header[key]), f"--profile (assessment.{key})"
+    if key == "id":
+        if isinstance(result.get("uuid"), str):
+            return result["uuid"], f"{rloc}.uuid"
+        rd.problem(f"{rloc}.uuid", "required field is missing")
+        return None, ""
+    metadata = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
+    parties = {
+        p.get("uuid"): p.get("name")
+        for p in (metadata or {}).get("parties") or []
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    }
+    for rp in (metadata or {}).get("responsible-parties") or []:
+        if isinstance(rp, dict) and rp.get("role-id") == "assessor":
+            names = [str(parties[u]) for u in rp.get("party-uuids") or [] if u in parties]
+            if names:
+                return ", ".join(names), "assessment-results.metadata.responsible-parties"
+    named: list[str] = []
+    for kind in ("findings", "observations"):
+        for item in result.get(kind) or []:
+            for origin in (item.get("origins") or []) if isinstance(item, dict) else []:
+                for actor in (origin.get("actors") or []) if isinstance(origin, dict) else []:
+                    if isinstance(actor, dict) and actor.get("type") == "party":
+                        name = parties.get(actor.get("actor-uuid"))
+                        if name and name not in named:
+                            named.append(name)
+    if len(named) == 1:
+        return named[0], "assessment-results.metadata.parties"
+    rd.problem(
+        f"{rloc}.props",
+        "who assessed is not stated: give assessment.assessor in the --profile file, or a "
+        f"prop assessor (ns {NS}) on the result, or one party in the role assessor in the "
+        "metadata" + (f" (the findings name {len(named)} parties)" if named else ""),
+    )
+    return None, ""
+
+
 def _unset(props: dict[str, tuple[str, str]], what: str) -> bool:
     return props.get("unset", ("", ""))[0] == what
 
 
-def convert(value: dict[str, Any], label: str) -> Converted:
-    """Map an OSCAL assessment-results document to the import format, or raise InvalidInput."""
+@dataclass
+class Foreign:
+    """What a document from another tool lacks, given beside it: the `--profile` file's
+    deployment block and assessment header, and how to find a finding's check or control."""
+
+    profile: dict[str, Any]
+    resolve: Callable[[str], tuple[str, str] | str]
+
+
+def convert(value: dict[str, Any], label: str, foreign: Foreign | None = None) -> Converted:
+    """Map an OSCAL assessment-results document to the import format, or raise InvalidInput.
+
+    A document without this tool's deployment profile resource (one from another tool, e.g.
+    compliance-trestle) needs `foreign`: its deployment comes from the `--profile` file, and its
+    findings are results recorded directly on the checks or controls their target ids name."""
     rd = _Reader(label)
     sources: dict[str, str] = {}
     embedded: dict[str, str] = {}
@@ -637,14 +701,22 @@ def convert(value: dict[str, Any], label: str) -> Converted:
             continue
         deployment = _decode_profile(rd, res, rloc)
         embedded["deployment"] = f"{rloc}.base64.value"
+    other_tool: Foreign | None = None
     if deployment is None and not any(
         p.location.startswith(f"{base}.back-matter") for p in rd.problems
     ):
-        rd.problem(
-            f"{base}.back-matter.resources",
-            "no deployment profile: expected a resource with prop resource-kind = "
-            f"deployment-profile (ns {NS}) holding the deployment block as base64 JSON",
-        )
+        given = foreign.profile.get("deployment") if foreign is not None else None
+        if isinstance(given, dict):
+            deployment, other_tool = given, foreign
+            embedded["deployment"] = "--profile"
+        else:
+            rd.problem(
+                f"{base}.back-matter.resources",
+                "no deployment profile: expected a resource with prop resource-kind = "
+                f"deployment-profile (ns {NS}) holding the deployment block as base64 JSON; for "
+                "a document from another tool, give the deployment profile beside it with "
+                "--profile FILE (a YAML or JSON file with `deployment:`)",
+            )
 
     metadata = rd.mapping(root.get("metadata"), f"{base}.metadata")
     if metadata is not None and isinstance(deployment, dict):
@@ -666,7 +738,9 @@ def convert(value: dict[str, Any], label: str) -> Converted:
         )
     assessment: dict[str, Any] = {}
     if len(results) == 1:
-        assessment = _convert_result(rd, results[0], f"{base}.results[0]", resources, sources)
+        assessment = _convert_result(
+            rd, results[0], f"{base}.results[0]", resources, sources, other_tool, root
+        )
     if rd.problems:
         raise InvalidInput(rd.problems)
     return Converted({"deployment": deployment, "assessment": assessment}, sources, embedded)
@@ -711,6 +785,8 @@ def _convert_result(
     rloc: str,
     resources: dict[str, tuple[int, dict[str, Any]]],
     sources: dict[str, str],
+    foreign: Foreign | None = None,
+    root: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     result = rd.mapping(value, rloc)
     if result is None:
@@ -718,6 +794,11 @@ def _convert_result(
     out: dict[str, Any] = {}
     props = rd.props(result.get("props"), f"{rloc}.props", "assessment-id", "assessor")
     for key, name in (("id", "assessment-id"), ("assessor", "assessor")):
+        if foreign is not None and name not in props:
+            found, where = _foreign_header(rd, key, result, rloc, foreign, root or {})
+            if found is not None:
+                out[key], sources[f"assessment.{key}"] = found, where
+            continue
         found = rd.need(props, name, f"{rloc}.props")
         if found is not None:
             out[key] = found
@@ -752,6 +833,7 @@ def _convert_result(
                 observations,
                 resources,
                 sources,
+                foreign,
             )
         )
     out["results"] = results
@@ -810,6 +892,7 @@ def _convert_finding(
     observations: dict[str, tuple[int, dict[str, Any]]],
     resources: dict[str, tuple[int, dict[str, Any]]],
     sources: dict[str, str],
+    foreign: Foreign | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     props = rd.props(finding.get("props"), f"{floc}.props", "result-status", "unset")
@@ -831,6 +914,13 @@ def _convert_finding(
                     )
                 out["control"] = f"{framework[0]}/{ref[0]}"
                 sources[f"{at}.control"] = f"{tloc}.target-id"
+            elif foreign is not None:
+                found = foreign.resolve(target_id)
+                if isinstance(found, str):
+                    rd.problem(f"{tloc}.target-id", found)
+                else:
+                    out[found[0]] = found[1]
+                    sources[f"{at}.{found[0]}"] = f"{tloc}.target-id"
             elif target.get("type") == "statement-id":
                 rd.problem(
                     f"{tloc}.props",
@@ -1002,6 +1092,10 @@ def _convert_evidence(
         path = rd.text(link.get("href"), f"{resloc}.rlinks[0].href")
         if path is None:
             return None
+        if _URL.match(path):  # a resource that is a web page (documents from other tools)
+            item["url"] = path
+            sources[f"{at}.url"] = f"{resloc}.rlinks[0].href"
+            return item
         item["file"] = unquote(path)
         sources[f"{at}.file"] = f"{resloc}.rlinks[0].href"
         for h, digest in enumerate(rd.items(link.get("hashes"), f"{resloc}.rlinks[0].hashes")):
