@@ -328,7 +328,7 @@ def read_workbook(data: bytes, label: str, base: dict[str, Any] | None = None) -
             parts = field.split(".")
             for end in range(2, len(parts)):  # deployment.model -> the model name's cell
                 rd.sources.setdefault(".".join(parts[:end]), f"{cell} ({'.'.join(parts[:end])})")
-            value = _profile_field(rd, kinds[field], raw, cell)
+            value = _profile_field(rd, kinds[field], raw, f"{cell} ({field})")
             if value is not _ABSENT:
                 _set(doc, field, value)
     if L.SCORES in wb.sheetnames:
