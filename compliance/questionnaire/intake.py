@@ -571,6 +571,8 @@ def read_csv(data: bytes, label: str, base: dict[str, Any] | None) -> Converted:
         results.append(entry)
     doc: dict[str, Any] = {"assessment": {"results": results}}
     rd.sources["assessment.results"] = "1"
+    rd.sources["assessment"] = "--profile (assessment)"
+    rd.sources["deployment"] = "--profile (deployment)"
     _fill_from(doc, base, rd)
     if rd.problems:
         raise InvalidInput(rd.problems)
