@@ -412,14 +412,24 @@ def to_catalog_document(value: dict[str, Any], label: str) -> dict[str, Any]:
     by_urn = {n["urn"].lower(): (i, n) for i, n in nodes}
     depth: dict[str, int] = {}
 
-    def depth_of(urn: str, seen: tuple[str, ...] = ()) -> int:
-        if urn in depth:
-            return depth[urn]
-        parent = by_urn[urn][1].get("parent_urn")
-        if not isinstance(parent, str) or parent.lower() not in by_urn or urn in seen:
-            depth[urn] = 1
-        else:
-            depth[urn] = depth_of(parent.lower(), (*seen, urn)) + 1
+    def depth_of(urn: str) -> int:
+        """How deep a node lies (1: no parent), following parents without recursion."""
+        chain: list[str] = []
+        while urn not in depth:
+            chain.append(urn)
+            parent = by_urn[urn][1].get("parent_urn")
+            if (
+                not isinstance(parent, str)
+                or parent.lower() not in by_urn
+                or parent.lower() in chain
+            ):
+                depth[urn] = 1
+                chain.pop()
+                break
+            urn = parent.lower()
+        for below in reversed(chain):
+            depth[below] = depth[urn] + 1
+            urn = below
         return depth[urn]
 
     controls: list[dict[str, Any]] = []

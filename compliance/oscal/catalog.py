@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.catalogs import CatalogFile, Checks, ChecksFile, ControlEntry, split_control
+from compliance.documents import parse_document
 from compliance.errors import InvalidInput, Problem
 from compliance.oscal.common import (
     NS,
@@ -392,9 +393,13 @@ def _data_resource(p: _Problems, catalog: dict[str, Any]) -> dict[str, Any] | No
         where = f"catalog.back-matter.resources[{r}].base64.value"
         try:
             raw = base64.b64decode(str((res.get("base64") or {}).get("value", "")), validate=True)
-            data = json.loads(raw.decode("utf-8"))
         except (binascii.Error, ValueError) as exc:
             p.add(where, f"expected base64 of the catalog's data as JSON: {exc}")
+            return None
+        try:  # the limits of any document: size, depth, duplicate keys
+            data = parse_document(raw, p.label, fmt="json")
+        except InvalidInput as exc:
+            p.found += [Problem(p.label, where, f"catalog data: {x.message}") for x in exc.problems]
             return None
         if not isinstance(data, dict):
             p.add(where, "expected the catalog's data as a JSON object")
