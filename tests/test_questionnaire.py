@@ -18,7 +18,7 @@ from sqlalchemy import select
 from compliance.catalogs import load_catalog_set
 from compliance.questionnaire import layout as L
 from compliance.store import db
-from compliance.store.models import Assessment, Deployment
+from compliance.store.models import Assessment, Deployment, Evidence, Result
 from tests import factories, workbooks
 from tests.conftest import Cli, fresh_database
 from tests.test_oscal import _gate, _rich_doc, _snapshot
@@ -165,17 +165,50 @@ def test_round_trip_gives_the_same_assessment_as_the_yaml(
     )
 
 
+def _evidence_rows(url: str, deployment: str) -> list[tuple[Any, ...]]:
+    """The fields of every evidence item the snapshot of test_oscal leaves out."""
+    engine = db.make_engine(url)
+    try:
+        with db.transaction(engine) as s:
+            return sorted(
+                tuple(str(v) for v in row)
+                for row in s.execute(
+                    select(
+                        Assessment.key,
+                        Evidence.file_name,
+                        Evidence.url,
+                        Evidence.snapshot_name,
+                        Evidence.snapshot_sha256,
+                        Evidence.collected_on,
+                        Result.method,
+                        Result.tested_on,
+                        Result.sample_size,
+                        Result.remediation_due,
+                    )
+                    .join(Result, Result.id == Evidence.result_id)
+                    .join(Assessment, Assessment.id == Result.assessment_id)
+                    .join(Deployment, Deployment.id == Assessment.deployment_id)
+                    .where(Deployment.key == deployment)
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("assessment", ["2026-Q3", "2026-Q4"])
 def test_prefilled_questionnaire_gives_back_the_assessment(
-    run: Cli, second: str, tmp_path: Path
+    run: Cli, second: str, tmp_path: Path, assessment: str
 ) -> None:
     assert run("import", str(EXAMPLES)).exit_code == 0
     out = tmp_path / "q" / "payments.xlsx"
-    result = run("questionnaire", "payments-recon-agent", "--assessment", "2026-Q4", "-o", str(out))
+    result = run(
+        "questionnaire", "payments-recon-agent", "--assessment", assessment, "-o", str(out)
+    )
     assert result.exit_code == 0, result.output
     wb = load_workbook(out)
     profile = {r[0]: r[2] for r in wb[L.PROFILE].iter_rows(min_row=2, values_only=True)}
     assert profile["deployment.id"] == "payments-recon-agent"
-    assert profile["assessment.id"] == "2026-Q4"
+    assert profile["assessment.id"] == assessment
     assert "payments-api: write" in profile["deployment.tools"]
     statuses = {r[0]: r[2] for r in wb[L.RESULTS].iter_rows(min_row=2, values_only=True)}
     assert statuses["REV-02"] in ("fail", "partial")
@@ -185,9 +218,13 @@ def test_prefilled_questionnaire_gives_back_the_assessment(
     assert result.exit_code == 0, result.output
     first = _unordered(_snapshot(run.url, "payments-recon-agent"))
     again = _unordered(_snapshot(second, "payments-recon-agent"))
-    q4 = next(a for a in first["assessments"] if a["key"] == "2026-Q4")
-    assert again["assessments"] == [q4]
+    original = next(a for a in first["assessments"] if a["key"] == assessment)
+    assert again["assessments"] == [original]
     assert again["deployment"] == first["deployment"]
+    expected = [r for r in _evidence_rows(run.url, "payments-recon-agent") if r[0] == assessment]
+    assert _evidence_rows(second, "payments-recon-agent") == expected
+    if assessment == "2026-Q3":
+        assert any(r[3] != "None" for r in expected)  # a link's snapshot came back
 
 
 def _cell_errors(run: Cli, tmp_path: Path, data: bytes) -> str:

@@ -55,11 +55,10 @@ def questionnaire(
     guard.check(out)
     prefill = None
     if deployment is not None:
-        from compliance.oscal import export_assessment, to_import_document
+        from compliance.questionnaire.prefill import assessment_document
 
         with app.read_session() as session:
-            exported = export_assessment(session, deployment, assessment_id, as_of)
-        prefill = to_import_document(exported, deployment)
+            prefill = assessment_document(session, deployment, assessment_id, as_of)
     cs = load_catalog_set(app.catalog_dirs)
     assert cs.checks is not None
     titles = {
