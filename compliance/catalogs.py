@@ -335,6 +335,9 @@ def _parse(file: DataFile) -> tuple[str, Any]:
                 )
             ]
         )
+    foreign = _foreign_catalog(value, file)
+    if foreign is not None:
+        return CATALOG_SCHEMA, foreign
     schema = value.get("schema")
     known = (CATALOG_SCHEMA, *CHECKS_SCHEMAS, *MAPPINGS_SCHEMAS, *POLICY_SCHEMAS)
     if schema not in known:
@@ -342,6 +345,45 @@ def _parse(file: DataFile) -> tuple[str, Any]:
             [Problem(file.label, "schema", f"expected one of {', '.join(known)}, got {schema!r}")]
         )
     return str(schema), value
+
+
+def _foreign_catalog(value: dict[str, Any], file: DataFile) -> dict[str, Any] | None:
+    """An OSCAL catalog or a CISO Assistant framework library as a catalog document of schema
+    compliance-catalog/1 (the file itself is kept as it is); None for this tool's own formats."""
+    if "schema" in value:
+        return None
+    from compliance.oscal import catalog as oscal_catalog
+
+    if oscal_catalog.looks_like_catalog(value):
+        return oscal_catalog.to_catalog_document(value, file.path, file.label)
+    other = next((k for k in _OSCAL_MODELS if k in value), None)
+    if other is not None:
+        raise InvalidInput(
+            [
+                Problem(
+                    file.label,
+                    other,
+                    f"an OSCAL {other} document cannot be loaded from a catalog folder; OSCAL "
+                    "catalogs can (and assessment-results are imported with `compliance import`)",
+                )
+            ]
+        )
+    from compliance.interop import ciso_assistant
+
+    if ciso_assistant.looks_like_library(value):
+        return ciso_assistant.to_catalog_document(value, file.label)
+    return None
+
+
+_OSCAL_MODELS = (
+    "profile",
+    "mapping-collection",
+    "assessment-results",
+    "assessment-plan",
+    "system-security-plan",
+    "component-definition",
+    "plan-of-action-and-milestones",
+)
 
 
 def discover(extra_dirs: Sequence[Path] = (), builtin: Path | None = None) -> list[DataFile]:

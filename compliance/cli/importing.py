@@ -15,24 +15,43 @@ from compliance.store.models import Assessment, Result
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="Print only the totals, not a line per file.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Deployment profile (`deployment:`, optionally `assessment: {id, date, assessor}`) for "
+    "documents that carry none: OSCAL assessment results from other tools, CSV results.",
+)
 @pass_app
 @handle_errors
-def import_(app: AppContext, paths: tuple[Path, ...], quiet: bool) -> None:
-    """Import assessment files (YAML or JSON, or OSCAL assessment-results) and folders of them, all or nothing.
+def import_(
+    app: AppContext, paths: tuple[Path, ...], quiet: bool, profile_path: Path | None
+) -> None:
+    """Import assessment files (YAML or JSON, OSCAL assessment-results, questionnaire workbooks,
+    CSV results) and folders of them, all or nothing.
 
     Every file is validated first; if any is bad, each problem is printed with its file and
-    place and nothing is written. Re-importing an unchanged file changes nothing.
+    place (a workbook's sheet and cell) and nothing is written. Re-importing an unchanged file
+    changes nothing. Workbooks (.xlsx) and CSV files are read when named, not when walking a
+    folder; formulas, external links and macros in a workbook are refused.
 
     \b
     Example:
       compliance import examples/
       compliance import assessments/payments-q4.yaml
+      compliance import q4-questionnaire.xlsx
+      compliance import trestle-results.json --profile payments-profile.yaml
     """
     from compliance.importer.core import import_paths
 
+    profile = None
+    if profile_path is not None:
+        from compliance.questionnaire.intake import read_profile_file
+
+        profile = read_profile_file(profile_path)
     store = app.evidence_store()
     with app.session() as session:
-        report = import_paths(session, store, list(paths))
+        report = import_paths(session, store, list(paths), profile)
     if not quiet:
         for label in report.imported:
             say(f"imported   {label}")

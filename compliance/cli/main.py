@@ -47,7 +47,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "export": Lazy(
         "compliance.cli.export:export",
-        "Export assessments in exchange formats: `oscal` for OSCAL assessment results.",
+        "Export in exchange formats: assessments (`oscal`: OSCAL assessment results), catalogs,\n"
+        "the policy's tiers and the mappings (OSCAL, OLIR, CSV), and CISO Assistant libraries.",
     ),
     "gaps": Lazy(
         "compliance.cli.decisions:gaps",
@@ -59,8 +60,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "import": Lazy(
         "compliance.cli.importing:import_",
-        "Import assessment files (YAML or JSON, or OSCAL assessment-results) and folders of them, "
-        "all or nothing.",
+        "Import assessment files (YAML or JSON, OSCAL assessment-results, questionnaire workbooks,\n"
+        "CSV results) and folders of them, all or nothing.",
     ),
     "pack": Lazy(
         "compliance.cli.pack:pack",
@@ -69,6 +70,13 @@ COMMANDS: dict[str, Lazy] = {
         "OpenSSH signature of the hashes that `ssh-keygen -Y verify` checks. Every evidence file is\n"
         "checked against its recorded hash. The build is recorded in the audit trail (pack.build,\n"
         "with the SHA-256 of SHA256SUMS).",
+    ),
+    "questionnaire": Lazy(
+        "compliance.cli.questionnaire:questionnaire",
+        "Write an assessment questionnaire (Excel): a Profile sheet, a Results sheet listing every\n"
+        "check with its objective and test procedure, drop-down lists for status and method, and\n"
+        "columns for notes, who tested and when, the sample and remediation; sheets for results on\n"
+        "framework controls, evidence and risk acceptances.",
     ),
     "report": Lazy(
         "compliance.cli.reports:report",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -139,6 +140,7 @@ class _References:
                 select(Catalog.key).where(Catalog.id.in_(ids), Catalog.kind == "framework")
             ).scalars()
         )
+        self._by_id: dict[str, list[tuple[str, bool]]] | None = None
         self.controls: dict[str, tuple[int, bool]] = {
             f"{key}/{ref}": (pk, assessable)
             for key, ref, pk, assessable in session.execute(
@@ -147,6 +149,47 @@ class _References:
                 .where(Catalog.id.in_(ids))
             )
         }
+
+    def resolve_target(self, target_id: str) -> tuple[str, str] | str:
+        """The check or control an OSCAL target id of another tool names: a check id, or a
+        control of a loaded catalog by its ref or OSCAL id (a statement or objective id,
+        `ID_smt...` / `ID_obj...`, names its control), exactly, else ignoring case; or why not."""
+        if target_id in self.checks:
+            return ("check", target_id)
+        if self._by_id is None:
+            from compliance.oscal.common import token
+
+            self._by_id = {}
+            for path, (_pk, assessable) in self.controls.items():
+                framework, _, ref = path.partition("/")
+                if framework not in self.frameworks:
+                    continue
+                for key in {ref, token(ref)}:
+                    self._by_id.setdefault(key, []).append((path, assessable))
+        control_id = re.sub(r"_(smt|obj)([._].*)?$", "", target_id)
+        found = self._by_id.get(control_id)
+        if not found:
+            lower = control_id.lower()
+            found = [x for key, paths in self._by_id.items() if key.lower() == lower for x in paths]
+        found = list(dict.fromkeys(found))
+        if len(found) == 1:
+            path, assessable = found[0]
+            if not assessable:
+                return (
+                    f"target-id {target_id!r} names {path}, a grouping, not an assessable control"
+                )
+            return ("control", path)
+        if len(found) > 1:
+            names = ", ".join(sorted(p for p, _a in found))
+            return (
+                f"target-id {target_id!r} matches controls of more than one catalog ({names}); "
+                "it cannot be told which one was assessed"
+            )
+        return (
+            f"target-id {target_id!r} names no check and no control of a loaded catalog "
+            f"(frameworks: {', '.join(sorted(self.frameworks))}); load the catalog the document "
+            "assessed with --catalog-dir (an OSCAL catalog loads as it is)"
+        )
 
     def control_problem(self, ref: str) -> str | None:
         framework, _, local = ref.partition("/")
@@ -536,10 +579,12 @@ def prepare(
     refs: _References,
     store: EvidenceStore | None = None,
     policy: Policy | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> tuple[list[Prepared], list[str]]:
     """Read and validate every file; raise InvalidInput with every problem, or return the batch.
 
-    With `policy`, risk acceptances it does not allow are refused too."""
+    With `policy`, risk acceptances it does not allow are refused too. `profile` (the
+    `--profile` file) gives what a document from another tool or a CSV table lacks."""
     today = dates.today()
     files, skipped, problems = collect(paths)
     locators: dict[str, Callable[[str], str]] = {}  # OSCAL files: our locations -> theirs
@@ -551,23 +596,30 @@ def prepare(
     for path in files:
         label = str(path)
         try:
-            raw = read_bounded(path, label)
-            value = parse_document(raw, label)
+            value, locator, raw = _read(path, label, refs, profile)
         except InvalidInput as exc:
             problems.extend(exc.problems)
             continue
-        if isinstance(value, dict) and "assessment-results" in value:
-            try:
-                converted = oscal.convert(value, label)
-            except InvalidInput as exc:
-                problems.extend(exc.problems)
-                continue
-            value, locators[label] = converted.document, converted.locate
+        if locator is not None:
+            locators[label] = locator
         # The cheap test first: resolving a path costs a system call per component.
         if not (isinstance(value, dict) and ("deployment" in value or "assessment" in value)) and (
             path.resolve() not in explicit
         ):
             skipped.append(label)  # some other document found while walking a folder
+            continue
+        other = next(
+            (
+                k
+                for k in _NOT_ASSESSMENTS
+                if isinstance(value, dict)
+                and k in value
+                and not ("deployment" in value or "assessment" in value)
+            ),
+            None,
+        )
+        if other is not None:
+            problems.append(Problem(label, other, _NOT_ASSESSMENTS[other]))
             continue
         try:
             doc = validate(AssessmentDoc, value, label)
@@ -614,6 +666,40 @@ def prepare(
     return prepared, skipped
 
 
+_NOT_ASSESSMENTS = {
+    "catalog": "an OSCAL catalog is not an assessment; load it with --catalog-dir FOLDER",
+    "profile": "an OSCAL profile is not an assessment; this tool exports its tiers as profiles",
+    "mapping-collection": "an OSCAL mapping-collection is not an assessment",
+}
+
+
+def _read(
+    path: Path, label: str, refs: _References, profile: dict[str, Any] | None
+) -> tuple[Any, Callable[[str], str] | None, bytes]:
+    """A file's content in the import format; for converted formats (OSCAL, workbooks, CSV)
+    how to name a place of the import format in the file; and the file's exact bytes, which
+    the store keeps as imported."""
+    suffix = path.suffix.lower()
+    data = read_bounded(path, label)
+    if suffix in (".xlsx", ".xlsm", ".csv"):
+        from compliance.questionnaire import intake
+
+        if suffix == ".csv":
+            converted = intake.read_csv(data, label, profile)
+        else:
+            found = intake.inspect_package(data, label)
+            if found:
+                raise InvalidInput(found)
+            converted = intake.read_workbook(data, label, profile)
+        return converted.document, converted.locate, data
+    value = parse_document(data, label)
+    if isinstance(value, dict) and "assessment-results" in value:
+        foreign = oscal.Foreign(profile, refs.resolve_target) if profile else None
+        converted = oscal.convert(value, label, foreign)
+        return converted.document, converted.locate, data
+    return value, None, data
+
+
 def _finalized_conflicts(session: Session, batch: list[Prepared]) -> Iterable[Problem]:
     if not batch:
         return
@@ -654,18 +740,31 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def import_paths(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
-    """Validate every file under `paths`, then write them all in the caller's transaction."""
+def import_paths(
+    session: Session,
+    store: EvidenceStore,
+    paths: Sequence[Path],
+    profile: dict[str, Any] | None = None,
+) -> ImportReport:
+    """Validate every file under `paths`, then write them all in the caller's transaction.
+    `profile`: the `--profile` file, for documents that carry no deployment profile."""
     with _collector_paused():
         # In a function of its own, so that the batch is freed before the collector resumes
         # (it would otherwise walk all of it once more).
-        return _import(session, store, paths)
+        return _import(session, store, paths, profile)
 
 
-def _import(session: Session, store: EvidenceStore, paths: Sequence[Path]) -> ImportReport:
+def _import(
+    session: Session,
+    store: EvidenceStore,
+    paths: Sequence[Path],
+    profile: dict[str, Any] | None = None,
+) -> ImportReport:
     identity.check(session, store)  # another database's store must not answer for this one
     refs = _References(session)
-    prepared, skipped = prepare(session, paths, refs, store, current_policy(session).policy)
+    prepared, skipped = prepare(
+        session, paths, refs, store, current_policy(session).policy, profile
+    )
     identity.bind(session, store)  # on first use: the store gets its id, the database records it
     report = ImportReport(skipped=skipped)
     write_batch(session, store, prepared, refs, report)

@@ -43,10 +43,10 @@ import base64
 import binascii
 import json
 import re
-import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -56,6 +56,18 @@ from sqlalchemy.orm import Session
 from compliance import views
 from compliance.documents import parse_document
 from compliance.errors import InvalidInput, Problem
+from compliance.oscal.common import (
+    NS,
+    OSCAL_VERSION,
+    end_of,
+    line,
+    midnight,
+    stamp,
+    text_prop,
+    token,
+    uuid_of,
+)
+from compliance.oscal.common import prop as _prop
 from compliance.store import catalog_store, queries
 from compliance.store.models import (
     Catalog,
@@ -66,9 +78,6 @@ from compliance.store.models import (
     RiskAcceptance,
 )
 
-NS = "https://github.com/agent-compliance/ns/oscal"
-OSCAL_VERSION = "1.2.1"
-UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, NS)
 STATUSES = ("pass", "fail", "partial", "not_applicable")
 
 _STATE = {
@@ -79,10 +88,6 @@ _STATE = {
 }
 _REASON = {"pass": "pass", "fail": "fail", "partial": "other", "not_applicable": "other"}
 _IMPLEMENTATION = {"partial": "partial", "not_applicable": "not-applicable"}
-_PROP_VALUE = re.compile(r"\S(?:.*\S)?")
-_NAME_START = r"_A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD"
-_NAME_REST = _NAME_START + r"\-.0-9\u00B7\u0300-\u036F\u203F-\u2040"
-_NOT_TOKEN = re.compile(f"[^{_NAME_REST}]")
 _URL = re.compile(r"^https?://\S+$")
 _SHA256 = "SHA-256"
 
@@ -90,50 +95,8 @@ _SHA256 = "SHA-256"
 # Export
 
 
-def _uuid(*parts: str) -> str:
-    return str(uuid.uuid5(UUID_NAMESPACE, json.dumps(parts)))
-
-
-def _stamp(value: datetime) -> str:
-    if value.tzinfo is None:  # SQLite returns naive values; they are stored in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _midnight(day: date) -> str:
-    return _stamp(datetime.combine(day, time(0, 0), tzinfo=UTC))
-
-
-def _end_of(day: date) -> str:
-    return _stamp(datetime.combine(day, time(23, 59, 59), tzinfo=UTC))
-
-
-def _line(text: str) -> str:
-    """Text for a one-line OSCAL field (titles, names); never read back."""
-    return " ".join(text.split()) or "-"
-
-
-def token(ref: str) -> str:
-    """An OSCAL token for a control reference (`GOVERN 1.1` -> `GOVERN_1.1`)."""
-    out = _NOT_TOKEN.sub("_", ref)
-    if not out or not re.match(f"[{_NAME_START}]", out[0]):
-        out = "_" + out
-    return out
-
-
-def _prop(name: str, value: str, **extra: str) -> dict[str, Any]:
-    return {"name": name, "ns": NS, "value": value, **extra}
-
-
-def _text_prop(name: str, text: str) -> dict[str, Any]:
-    """A prop holding free text exactly; text that is no valid prop value goes to remarks."""
-    if _PROP_VALUE.fullmatch(text):
-        return _prop(name, text)
-    return _prop(name, "see remarks", **{"class": "in-remarks", "remarks": text})
-
-
 def _party(name: str) -> dict[str, Any]:
-    return {"uuid": _uuid("party", name), "type": "person", "name": _line(name)}
+    return {"uuid": uuid_of("party", name), "type": "person", "name": line(name)}
 
 
 def _test_props(r: Result) -> list[dict[str, Any]]:
@@ -150,7 +113,7 @@ def _test_props(r: Result) -> list[dict[str, Any]]:
     )
     for name, value in texts:
         if value is not None:
-            out.append(_text_prop(name, value))
+            out.append(text_prop(name, value))
     if r.tested_on is not None:
         out.append(_prop("tested-on", r.tested_on.isoformat()))
     if r.sample_size is not None:
@@ -222,14 +185,14 @@ def export_assessment(
     profile: dict[str, Any] = dict(a.profile)
     assessor = _party(a.assessor)
     approvers = {acc.approved_by: _party(acc.approved_by) for acc, _k, _t in acceptances}
-    start = _midnight(a.assessed_on)
-    plan_uuid = _uuid("assessment-plan", *scope)
-    profile_uuid = _uuid("deployment-profile", *scope)
+    start = midnight(a.assessed_on)
+    plan_uuid = uuid_of("assessment-plan", *scope)
+    profile_uuid = uuid_of("deployment-profile", *scope)
 
     resources: dict[str, dict[str, Any]] = {}
     observations: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
-    risk_of = {key: _uuid("risk", *scope, key) for _acc, key, _t in acceptances}
+    risk_of = {key: uuid_of("risk", *scope, key) for _acc, key, _t in acceptances}
     observation_of: dict[str, str] = {}
     selections: dict[str | None, list[str]] = defaultdict(list)
 
@@ -241,7 +204,7 @@ def export_assessment(
             target: dict[str, Any] = {
                 "type": "objective-id",
                 "target-id": row.check_key,
-                "title": _line(row.check_title or row.check_key),
+                "title": line(row.check_title or row.check_key),
             }
             if row.objective:
                 target["description"] = row.objective
@@ -253,10 +216,10 @@ def export_assessment(
             target = {
                 "type": "statement-id",
                 "target-id": token(row.control_ref),
-                "title": _line(row.control_title or row.control_ref),
+                "title": line(row.control_title or row.control_ref),
                 "props": [
                     _prop("framework", row.framework),
-                    _text_prop("control-ref", row.control_ref),
+                    text_prop("control-ref", row.control_ref),
                 ],
             }
             if row.control_text:
@@ -284,13 +247,13 @@ def export_assessment(
                 href = ev.url
             else:
                 assert ev.file_name is not None and ev.sha256 is not None
-                res_uuid = _uuid("evidence-file", ev.file_name, ev.sha256)
+                res_uuid = uuid_of("evidence-file", ev.file_name, ev.sha256)
                 href = f"#{res_uuid}"
                 resources.setdefault(
                     res_uuid,
                     {
                         "uuid": res_uuid,
-                        "title": _line(ev.file_name),
+                        "title": line(ev.file_name),
                         "props": [
                             _prop("resource-kind", "evidence-file"),
                             _prop("size", str(ev.size)),
@@ -317,14 +280,14 @@ def export_assessment(
         # When the evidence was collected, as stated (else the assessment date: nothing later
         # is known to have happened before the assessment).
         collected = max(
-            (_midnight(ev.collected_on) for ev in row.evidence if ev.collected_on),
+            (midnight(ev.collected_on) for ev in row.evidence if ev.collected_on),
             default=start,
         )
-        obs_uuid = _uuid("observation", *scope, *subject)
+        obs_uuid = uuid_of("observation", *scope, *subject)
         observation_of[subject[1]] = obs_uuid
         observation: dict[str, Any] = {
             "uuid": obs_uuid,
-            "title": _line(title),
+            "title": line(title),
             "description": description,
             "props": [_prop("result-status", r.status), *unset, *_test_props(r)],
             "methods": [m.upper() for m in r.method] if r.method else ["EXAMINE"],
@@ -342,8 +305,8 @@ def export_assessment(
             observation["relevant-evidence"] = evidence
         observations.append(observation)
         finding: dict[str, Any] = {
-            "uuid": _uuid("finding", *scope, *subject),
-            "title": _line(title),
+            "uuid": uuid_of("finding", *scope, *subject),
+            "title": line(title),
             "description": description,
             "props": [_prop("result-status", r.status), *unset],
             "origins": observation["origins"],
@@ -359,21 +322,21 @@ def export_assessment(
         approver = approvers[acc.approved_by]
         approved = acc.approved_on or a.assessed_on
         accepted_entry = {
-            "uuid": _uuid("risk-log", *scope, key),
+            "uuid": uuid_of("risk-log", *scope, key),
             "title": "Risk accepted",
             "description": acc.justification,
-            "start": _midnight(approved),
-            "end": _end_of(acc.expires),
+            "start": midnight(approved),
+            "end": end_of(acc.expires),
             "logged-by": [{"party-uuid": approver["uuid"], "role-id": "approver"}],
             "status-change": "deviation-approved",
         }
-        acc_props = [_prop("check", key), _text_prop("approved-by", acc.approved_by)]
+        acc_props = [_prop("check", key), text_prop("approved-by", acc.approved_by)]
         if acc.approved_on is not None:
             acc_props.append(_prop("approved-on", acc.approved_on.isoformat()))
         if acc.approver_role is not None:
-            acc_props.append(_text_prop("approver-role", acc.approver_role))
+            acc_props.append(text_prop("approver-role", acc.approver_role))
         if acc.compensating_controls is not None:
-            acc_props.append(_text_prop("compensating-controls", acc.compensating_controls))
+            acc_props.append(text_prop("compensating-controls", acc.compensating_controls))
         if acc.expires < as_of:
             # Expired at the as-of date: the deviation no longer stands and the risk is open.
             state, entries = (
@@ -381,13 +344,13 @@ def export_assessment(
                 [
                     accepted_entry,
                     {
-                        "uuid": _uuid("risk-log-expired", *scope, key),
+                        "uuid": uuid_of("risk-log-expired", *scope, key),
                         "title": "Risk acceptance expired",
                         "description": (
                             f"The acceptance expired at the end of {acc.expires.isoformat()}; "
                             f"as of {as_of.isoformat()} it covers nothing."
                         ),
-                        "start": _midnight(acc.expires + timedelta(days=1)),
+                        "start": midnight(acc.expires + timedelta(days=1)),
                         "status-change": "open",
                     },
                 ],
@@ -400,9 +363,9 @@ def export_assessment(
         verb = "was accepted" if state != "not-yet-approved" else "is to be accepted"
         risk: dict[str, Any] = {
             "uuid": risk_of[key],
-            "title": _line(f"Accepted risk: {key} {check_title}"),
+            "title": line(f"Accepted risk: {key} {check_title}"),
             "description": (
-                f"The risk of check {key} not being met {verb} by {_line(acc.approved_by)} "
+                f"The risk of check {key} not being met {verb} by {line(acc.approved_by)} "
                 f"from {approved.isoformat()} until {acc.expires.isoformat()}"
                 + (
                     f"; the acceptance expired before {as_of.isoformat()}."
@@ -413,7 +376,7 @@ def export_assessment(
             "statement": acc.justification,
             "props": acc_props,
             "status": "deviation-approved" if state == "active" else "open",
-            "deadline": _end_of(acc.expires),
+            "deadline": end_of(acc.expires),
         }
         if entries:
             risk["risk-log"] = {"entries": entries}
@@ -438,16 +401,16 @@ def export_assessment(
         )
 
     result: dict[str, Any] = {
-        "uuid": _uuid("result", *scope),
-        "title": _line(f"Assessment {a.key} of {profile.get('name') or dep.name}"),
+        "uuid": uuid_of("result", *scope),
+        "title": line(f"Assessment {a.key} of {profile.get('name') or dep.name}"),
         "description": (
             f"Assessment {a.key} of deployment {dep.key} as of {a.assessed_on.isoformat()}, "
-            f"by {_line(a.assessor)}: one observation and one finding per recorded result."
+            f"by {line(a.assessor)}: one observation and one finding per recorded result."
         ),
         "start": start,
         "props": [
             _prop("assessment-id", a.key),
-            _text_prop("assessor", a.assessor),
+            text_prop("assessor", a.assessor),
             _prop("assessment-state", a.state),
             _prop("fingerprint", a.fingerprint),
             _prop(
@@ -485,7 +448,7 @@ def export_assessment(
             *(
                 _prop(
                     "catalog",
-                    _line(f"{c['id']} {c['version']}"),
+                    line(f"{c['id']} {c['version']}"),
                     **{"class": c["kind"], "remarks": f"sha256 {c['sha256']}"},
                 )
                 for c in catalogs
@@ -495,7 +458,7 @@ def export_assessment(
     profile_json = json.dumps(profile, sort_keys=True, ensure_ascii=False).encode("utf-8")
     profile_resource: dict[str, Any] = {
         "uuid": profile_uuid,
-        "title": _line(f"Deployment profile: {profile.get('name') or dep.name}"),
+        "title": line(f"Deployment profile: {profile.get('name') or dep.name}"),
         "description": (
             "The deployment block of the assessment file (the profile this assessment was made "
             "against, with its safety scores), as JSON."
@@ -507,7 +470,7 @@ def export_assessment(
             "value": base64.b64encode(profile_json).decode("ascii"),
         },
     }
-    modified = max(_stamp(a.imported_at), _stamp(a.finalized_at) if a.finalized_at else "")
+    modified = max(stamp(a.imported_at), stamp(a.finalized_at) if a.finalized_at else "")
     roles = [{"id": "assessor", "title": "Assessor"}]
     if approvers:
         roles.append({"id": "approver", "title": "Risk acceptance approver"})
@@ -519,9 +482,9 @@ def export_assessment(
         )
     return {
         "assessment-results": {
-            "uuid": _uuid("assessment-results", *scope),
+            "uuid": uuid_of("assessment-results", *scope),
             "metadata": {
-                "title": _line(
+                "title": line(
                     f"Assessment results: {profile.get('name') or dep.name} ({dep.key}), "
                     f"assessment {a.key}"
                 ),
@@ -641,12 +604,75 @@ class _Reader:
         return props[name][0]
 
 
+def _foreign_header(
+    rd: _Reader,
+    key: str,
+    result: dict[str, Any],
+    rloc: str,
+    foreign: Foreign,
+    root: dict[str, Any],
+) -> tuple[str | None, str]:
+    """The assessment's id or assessor for a document from another tool: the `--profile`
+    file's `assessment` header, else what OSCAL says (the result's uuid; the party in the
+    assessor role, or the one party its findings and observations name)."""
+    header = foreign.profile.get("assessment")
+    if isinstance(header, dict) and header.get(key) is not None:
+        return str(header[key]), f"--profile (assessment.{key})"
+    if key == "id":
+        if isinstance(result.get("uuid"), str):
+            return result["uuid"], f"{rloc}.uuid"
+        rd.problem(f"{rloc}.uuid", "required field is missing")
+        return None, ""
+    metadata = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
+    parties = {
+        p.get("uuid"): p.get("name")
+        for p in (metadata or {}).get("parties") or []
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    }
+    for rp in (metadata or {}).get("responsible-parties") or []:
+        if isinstance(rp, dict) and rp.get("role-id") == "assessor":
+            names = [str(parties[u]) for u in rp.get("party-uuids") or [] if u in parties]
+            if names:
+                return ", ".join(names), "assessment-results.metadata.responsible-parties"
+    named: list[str] = []
+    for kind in ("findings", "observations"):
+        for item in result.get(kind) or []:
+            for origin in (item.get("origins") or []) if isinstance(item, dict) else []:
+                for actor in (origin.get("actors") or []) if isinstance(origin, dict) else []:
+                    if isinstance(actor, dict) and actor.get("type") == "party":
+                        name = parties.get(actor.get("actor-uuid"))
+                        if name and name not in named:
+                            named.append(name)
+    if len(named) == 1:
+        return named[0], "assessment-results.metadata.parties"
+    rd.problem(
+        f"{rloc}.props",
+        "who assessed is not stated: give assessment.assessor in the --profile file, or a "
+        f"prop assessor (ns {NS}) on the result, or one party in the role assessor in the "
+        "metadata" + (f" (the findings name {len(named)} parties)" if named else ""),
+    )
+    return None, ""
+
+
 def _unset(props: dict[str, tuple[str, str]], what: str) -> bool:
     return props.get("unset", ("", ""))[0] == what
 
 
-def convert(value: dict[str, Any], label: str) -> Converted:
-    """Map an OSCAL assessment-results document to the import format, or raise InvalidInput."""
+@dataclass
+class Foreign:
+    """What a document from another tool lacks, given beside it: the `--profile` file's
+    deployment block and assessment header, and how to find a finding's check or control."""
+
+    profile: dict[str, Any]
+    resolve: Callable[[str], tuple[str, str] | str]
+
+
+def convert(value: dict[str, Any], label: str, foreign: Foreign | None = None) -> Converted:
+    """Map an OSCAL assessment-results document to the import format, or raise InvalidInput.
+
+    A document without this tool's deployment profile resource (one from another tool, e.g.
+    compliance-trestle) needs `foreign`: its deployment comes from the `--profile` file, and its
+    findings are results recorded directly on the checks or controls their target ids name."""
     rd = _Reader(label)
     sources: dict[str, str] = {}
     embedded: dict[str, str] = {}
@@ -675,14 +701,22 @@ def convert(value: dict[str, Any], label: str) -> Converted:
             continue
         deployment = _decode_profile(rd, res, rloc)
         embedded["deployment"] = f"{rloc}.base64.value"
+    other_tool: Foreign | None = None
     if deployment is None and not any(
         p.location.startswith(f"{base}.back-matter") for p in rd.problems
     ):
-        rd.problem(
-            f"{base}.back-matter.resources",
-            "no deployment profile: expected a resource with prop resource-kind = "
-            f"deployment-profile (ns {NS}) holding the deployment block as base64 JSON",
-        )
+        given = foreign.profile.get("deployment") if foreign is not None else None
+        if isinstance(given, dict):
+            deployment, other_tool = given, foreign
+            embedded["deployment"] = "--profile"
+        else:
+            rd.problem(
+                f"{base}.back-matter.resources",
+                "no deployment profile: expected a resource with prop resource-kind = "
+                f"deployment-profile (ns {NS}) holding the deployment block as base64 JSON; for "
+                "a document from another tool, give the deployment profile beside it with "
+                "--profile FILE (a YAML or JSON file with `deployment:`)",
+            )
 
     metadata = rd.mapping(root.get("metadata"), f"{base}.metadata")
     if metadata is not None and isinstance(deployment, dict):
@@ -704,7 +738,9 @@ def convert(value: dict[str, Any], label: str) -> Converted:
         )
     assessment: dict[str, Any] = {}
     if len(results) == 1:
-        assessment = _convert_result(rd, results[0], f"{base}.results[0]", resources, sources)
+        assessment = _convert_result(
+            rd, results[0], f"{base}.results[0]", resources, sources, other_tool, root
+        )
     if rd.problems:
         raise InvalidInput(rd.problems)
     return Converted({"deployment": deployment, "assessment": assessment}, sources, embedded)
@@ -749,6 +785,8 @@ def _convert_result(
     rloc: str,
     resources: dict[str, tuple[int, dict[str, Any]]],
     sources: dict[str, str],
+    foreign: Foreign | None = None,
+    root: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     result = rd.mapping(value, rloc)
     if result is None:
@@ -756,6 +794,11 @@ def _convert_result(
     out: dict[str, Any] = {}
     props = rd.props(result.get("props"), f"{rloc}.props", "assessment-id", "assessor")
     for key, name in (("id", "assessment-id"), ("assessor", "assessor")):
+        if foreign is not None and name not in props:
+            found, where = _foreign_header(rd, key, result, rloc, foreign, root or {})
+            if found is not None:
+                out[key], sources[f"assessment.{key}"] = found, where
+            continue
         found = rd.need(props, name, f"{rloc}.props")
         if found is not None:
             out[key] = found
@@ -790,6 +833,7 @@ def _convert_result(
                 observations,
                 resources,
                 sources,
+                foreign,
             )
         )
     out["results"] = results
@@ -848,6 +892,7 @@ def _convert_finding(
     observations: dict[str, tuple[int, dict[str, Any]]],
     resources: dict[str, tuple[int, dict[str, Any]]],
     sources: dict[str, str],
+    foreign: Foreign | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     props = rd.props(finding.get("props"), f"{floc}.props", "result-status", "unset")
@@ -869,6 +914,13 @@ def _convert_finding(
                     )
                 out["control"] = f"{framework[0]}/{ref[0]}"
                 sources[f"{at}.control"] = f"{tloc}.target-id"
+            elif foreign is not None:
+                found = foreign.resolve(target_id)
+                if isinstance(found, str):
+                    rd.problem(f"{tloc}.target-id", found)
+                else:
+                    out[found[0]] = found[1]
+                    sources[f"{at}.{found[0]}"] = f"{tloc}.target-id"
             elif target.get("type") == "statement-id":
                 rd.problem(
                     f"{tloc}.props",
@@ -1040,6 +1092,10 @@ def _convert_evidence(
         path = rd.text(link.get("href"), f"{resloc}.rlinks[0].href")
         if path is None:
             return None
+        if _URL.match(path):  # a resource that is a web page (documents from other tools)
+            item["url"] = path
+            sources[f"{at}.url"] = f"{resloc}.rlinks[0].href"
+            return item
         item["file"] = unquote(path)
         sources[f"{at}.file"] = f"{resloc}.rlinks[0].href"
         for h, digest in enumerate(rd.items(link.get("hashes"), f"{resloc}.rlinks[0].hashes")):

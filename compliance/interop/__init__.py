@@ -1,0 +1,1 @@
+"""Exchange with other tools: CISO Assistant libraries, mapping tables (OLIR, CSV)."""
