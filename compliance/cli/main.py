@@ -18,6 +18,8 @@ from compliance.cli import (
     importing,
     pack,
     reports,
+    serve,
+    users,
 )
 from compliance.cli.context import AppContext
 
@@ -78,6 +80,8 @@ cli.add_command(export.export)
 cli.add_command(pack.pack)
 cli.add_command(audit.audit)
 cli.add_command(evidence.evidence)
+cli.add_command(users.users)
+cli.add_command(serve.serve)
 
 
 def main() -> None:
