@@ -433,7 +433,7 @@ def test_no_route_serves_a_file_outside_the_evidence_store(site: Site, tmp_path:
 def test_links_in_the_store_are_never_followed(site: Site, tmp_path: Path) -> None:
     client = site.client("auditor")
     eid = evidence_id(site, KEY)
-    sha, path = _blob(site, eid)
+    _sha, path = _blob(site, eid)
     outside = tmp_path / "outside"
     outside.mkdir()
     # The stored file replaced by a link to a copy outside the store (same bytes, same hash).
@@ -460,7 +460,7 @@ def test_links_in_the_store_are_never_followed(site: Site, tmp_path: Path) -> No
 def test_an_altered_file_is_not_served(site: Site) -> None:
     client = site.client("auditor")
     eid = evidence_id(site, KEY)
-    sha, path = _blob(site, eid)
+    _sha, path = _blob(site, eid)
     path.chmod(0o644)
     path.write_bytes(b"forged")
     response = client.get(f"/deployments/{KEY}/evidence/{eid}/download")
