@@ -4,6 +4,7 @@ permission. Errors become the same messages the CLI prints."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import anyio.to_thread
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -125,6 +126,12 @@ def error_response(
 
 def _guarded(portal: Portal, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        # Who is asking, and may they, before a byte of the body is read.
+        found = await anyio.to_thread.run_sync(
+            functools.partial(_identify, portal, ep, request), limiter=portal.limiter
+        )
+        if isinstance(found, Response):
+            return found
         form: FormData | None = None
         if ep.form:
             size = request.headers.get("content-length")
@@ -132,16 +139,19 @@ def _guarded(portal: Portal, ep: Endpoint) -> Callable[[Request], Awaitable[Resp
                 return error_response(
                     ep.api,
                     portal,
-                    None,
+                    found,
                     413,
                     f"a request body needs a Content-Length of at most {MAX_FORM_BYTES} bytes",
                 )
             try:
                 form = await request.form(max_files=10_000, max_fields=1_000)
             except Exception as exc:  # malformed multipart: the parser's own words
-                return error_response(ep.api, portal, None, 400, f"malformed form: {exc}")
+                return error_response(ep.api, portal, found, 400, f"malformed form: {exc}")
+        found.form = form
         try:
-            return await run_in_threadpool(_handle, portal, ep, request, form)
+            return await anyio.to_thread.run_sync(
+                functools.partial(_handle, portal, ep, found), limiter=portal.limiter
+            )
         finally:
             if form is not None:
                 await form.close()
@@ -149,45 +159,51 @@ def _guarded(portal: Portal, ep: Endpoint) -> Callable[[Request], Awaitable[Resp
     return endpoint
 
 
-def _handle(portal: Portal, ep: Endpoint, request: Request, form: FormData | None) -> Response:
-    req: Req | None = None
+def _identify(portal: Portal, ep: Endpoint, request: Request) -> Req | Response:
+    """The signed-in account of a request allowed the endpoint's permission, or the answer."""
+    token = _bearer(request)
+    with portal.reading() as session:
+        if token is not None:
+            account = accounts.account_for_token(session, token)
+            signed = None
+        else:
+            signed = accounts.session_for_cookie(session, request.cookies.get(SESSION_COOKIE, ""))
+            account = signed.account if signed else None
+    if account is None:
+        if ep.api or token is not None:
+            return JSONResponse(
+                {"error": "sign in first: a session cookie or Authorization: Bearer TOKEN"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="compliance"'},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    req = Req(request, portal, account, signed.csrf_token if signed else None)
+    if not auth.allowed(account.role, ep.permission):
+        return error_response(
+            ep.api,
+            portal,
+            req,
+            403,
+            f"{account.role} accounts may not do this (it needs {ep.permission!r}, "
+            f"allowed from the {auth.PERMISSIONS[ep.permission]} role up)",
+        )
+    return req
+
+
+def _handle(portal: Portal, ep: Endpoint, req: Req) -> Response:
+    request = req.request
     try:
-        token = _bearer(request)
-        with portal.reading() as session:
-            if token is not None:
-                account = accounts.account_for_token(session, token)
-                signed = None
-            else:
-                signed = accounts.session_for_cookie(
-                    session, request.cookies.get(SESSION_COOKIE, "")
-                )
-                account = signed.account if signed else None
-        if account is None:
-            if ep.api or token is not None:
-                return JSONResponse(
-                    {"error": "sign in first: a session cookie or Authorization: Bearer TOKEN"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="compliance"'},
-                )
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-        req = Req(request, portal, account, signed.csrf_token if signed else None, form)
-        if request.method in UNSAFE and signed is not None:
+        if request.method in UNSAFE and req.csrf_token is not None:
             # A browser sends the cookie by itself; the token proves the page sent it.
             given = request.headers.get(CSRF_HEADER)
-            if given is None and form is not None:
-                value = form.get("csrf_token")
+            if given is None and req.form is not None:
+                value = req.form.get("csrf_token")
                 given = value if isinstance(value, str) else None
-            if not same_origin(request) or not accounts.same_secret(given, signed.csrf_token):
+            if not same_origin(request) or not accounts.same_secret(given, req.csrf_token):
                 raise Refused(
                     403, "refused: a change needs this site's CSRF token (cross-site request?)"
                 )
-        if not auth.allowed(account.role, ep.permission):
-            raise Refused(
-                403,
-                f"{account.role} accounts may not do this (it needs {ep.permission!r}, "
-                f"allowed from the {auth.PERMISSIONS[ep.permission]} role up)",
-            )
         return _with_retries(lambda: ep.handler(req))
     except Refused as exc:
         return error_response(ep.api, portal, req, exc.status, exc.message)

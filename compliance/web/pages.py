@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from compliance import views_catalog
 from compliance.errors import ComplianceError, NotFound
@@ -34,23 +35,51 @@ def _policy(session: Any) -> Any:
     return catalog_store.resolve_policy(session, None)
 
 
+PAGE_ROWS = 100
+
+
+def _portfolio(session: Any, as_of: Any) -> dict[str, Any]:
+    report = model.summary_report(session, as_of, _policy(session))
+    every = model.latest_assessments(session, as_of)
+    # Every deployment, riskiest first, then those not assessed as of the date.
+    rows = [*report["deployments"]] + [
+        dict(deployment=d.key, name=d.name, owner=d.owner, status="not_assessed")
+        for d, a, _p in every
+        if a is None
+    ]
+    return dict(report=report, rows=rows)
+
+
 def portfolio(rq: Req) -> Response:
     as_of = rq.as_of()
-    report = rq.portal.cached(
-        ("summary", as_of), lambda s: model.summary_report(s, as_of, _policy(s))
-    )
-    with rq.portal.reading() as session:
-        every = model.latest_assessments(session, as_of)
-        not_assessed = [
-            dict(deployment=d.key, name=d.name, owner=d.owner) for d, a, _p in every if a is None
-        ]
+    built = rq.portal.cached(("portfolio", as_of), lambda s: _portfolio(s, as_of))
+    rows = built["rows"]
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    raw = rq.param("page") or "1"
+    page = min(max(int(raw), 1), pages) if raw.isdigit() else 1
     return rq.page(
-        "portal/portfolio.html", report=report, as_of=as_of.isoformat(), not_assessed=not_assessed
+        "portal/portfolio.html",
+        report=built["report"],
+        rows=rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS],
+        first_row=(page - 1) * PAGE_ROWS + 1,
+        total_rows=len(rows),
+        page=page,
+        pages=pages,
+        as_of=as_of.isoformat(),
+    )
+
+
+def _deployment_facts(session: Any, key: str) -> dict[str, Any]:
+    dep = queries.deployment(session, key)
+    return dict(
+        deployment=dict(key=dep.key, name=dep.name, owner=dep.owner),
+        frameworks=[c["id"] for c in views_catalog.catalog_summaries(session)],
     )
 
 
 def deployment(rq: Req) -> Response:
     key, as_of, assessment = rq.path("key"), rq.as_of(), rq.param("assessment")
+    facts = rq.portal.cached(("facts", key), lambda s: _deployment_facts(s, key))
     hist = rq.portal.cached(
         ("history", key, as_of), lambda s: web_views.history(s, key, as_of, _policy(s))
     )
@@ -69,18 +98,14 @@ def deployment(rq: Req) -> Response:
         links = rq.portal.cached(
             ("links", key, akey), lambda s: web_views.evidence_links(s, key, akey)
         )
-    with rq.portal.reading() as session:
-        dep = queries.deployment(session, key)
-        frameworks = [c["id"] for c in views_catalog.catalog_summaries(session)]
     return rq.page(
         "portal/deployment.html",
         report=report,
         history=hist,
         missing=missing,
-        deployment=dict(key=dep.key, name=dep.name, owner=dep.owner),
         as_of=as_of.isoformat(),
         links=links,
-        frameworks=frameworks,
+        **facts,
     )
 
 
@@ -351,24 +376,31 @@ def pack(rq: Req) -> Response:
                 out,
                 on_built=record,
             )
-        data = out.read_bytes()
-    finally:
+        digest = hashlib.sha256()
+        with out.open("rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        _record_download(
+            rq,
+            f"pack/{out.name}",
+            {
+                "sha256": sha,
+                "as_of": as_of.isoformat(),
+                "deployments": list(deployments),
+                "frameworks": list(frameworks),
+            },
+        )
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
-    sha = hashlib.sha256(data).hexdigest()
-    _record_download(
-        rq,
-        f"pack/{out.name}",
-        {
-            "sha256": sha,
-            "as_of": as_of.isoformat(),
-            "deployments": list(deployments),
-            "frameworks": list(frameworks),
-        },
-    )
-    return Response(
-        data,
+        raise
+    # Served from the file, which is removed once it has been sent.
+    return FileResponse(
+        out,
         media_type="application/zip",
-        headers={"content-disposition": serving.attachment(out.name), "x-content-sha256": sha},
+        filename=out.name,
+        headers={"x-content-sha256": sha},
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
 
 

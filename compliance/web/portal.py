@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,12 +25,13 @@ from compliance.cli.context import AppContext
 from compliance.dates import today
 from compliance.errors import ComplianceError
 from compliance.reports import render
-from compliance.store import audit
+from compliance.store import audit, db
 from compliance.store.models import AuditEvent
 from compliance.web import auth
 from compliance.web.accounts import Account
 
 CACHE_ENTRIES = 512
+HANDLER_THREADS = 6
 # A cached view model is rebuilt when the data changes (a new data event in the audit trail) and,
 # in case rows were changed outside the tool, at the latest after this many seconds.
 CACHE_SECONDS = 60.0
@@ -61,31 +63,64 @@ class Portal:
         self.env: ImmutableSandboxedEnvironment = render.environment()
         self.env.filters["q"] = lambda value: quote(str(value), safe="")
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.Lock()
+        # Handlers running at once in this worker: fewer than the engine's pool of connections
+        # (a handler may hold two: a snapshot and a short write for its audit event).
+        self.limiter = anyio.CapacityLimiter(HANDLER_THREADS)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only snapshot (catalogs were loaded when the server started)."""
-        with self.app.read_session(sync=False) as session:
+        """A read-only snapshot, as `AppContext.read_session` opens one. The schema was checked
+        and the catalogs loaded when the server started (`app.prepare`), not on every request:
+        reading the migration scripts again costs more than most pages."""
+        with db.snapshot(self.app.engine) as session:
             yield session
 
     def cached(self, key: tuple[Any, ...], build: Callable[[Session], Any]) -> Any:
-        """The view model `build` makes, from a cache keyed by `key` and the data version."""
+        """The view model `build` makes, from a cache keyed by `key` and the data version.
+
+        One thread builds a missing entry while the others asking for it wait for that build
+        rather than repeating it (a portfolio of thousands takes seconds to decide).
+        """
         with self.reading() as session:
-            full = (data_version(session), *key)
-            now = time.monotonic()
-            with self._lock:
-                hit = self._cache.get(full)
-                if hit is not None and now - hit[0] < CACHE_SECONDS:
-                    self._cache.move_to_end(full)
-                    return hit[1]
-            value = build(session)
+            version = data_version(session)
+        hit = self._get((version, *key))
+        if hit is not _MISSING:
+            return hit
         with self._lock:
-            self._cache[full] = (now, value)
+            building = self._building.setdefault((version, *key), threading.Lock())
+        try:
+            with building:
+                hit = self._get((version, *key))
+                if hit is not _MISSING:
+                    return hit
+                with self.reading() as session:
+                    value = build(session)
+                    # Kept under the version the value was built from (it may be newer).
+                    self._put((data_version(session), *key), value)
+                return value
+        finally:
+            with self._lock:
+                self._building.pop((version, *key), None)
+
+    def _get(self, full: tuple[Any, ...]) -> Any:
+        with self._lock:
+            hit = self._cache.get(full)
+            if hit is None or time.monotonic() - hit[0] >= CACHE_SECONDS:
+                return _MISSING
+            self._cache.move_to_end(full)
+            return hit[1]
+
+    def _put(self, full: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._cache[full] = (time.monotonic(), value)
             self._cache.move_to_end(full)
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
-        return value
+
+
+_MISSING = object()
 
 
 @dataclass
