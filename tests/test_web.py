@@ -687,3 +687,18 @@ def test_every_report_in_every_format_and_a_pack(site: Site) -> None:
     assert len(downloads) == 10  # nine reports and the pack
     assert data_head(site) == head
     assert site.cli("audit", "verify").exit_code == 0
+
+
+def test_the_command_line_does_not_load_the_web_stack() -> None:
+    """Only `compliance serve` pays for Starlette, uvicorn and Argon2 (users imports Argon2 when
+    it hashes)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compliance.cli.main; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'starlette', 'uvicorn', 'argon2', 'multipart', 'python_multipart', 'anyio'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -31,7 +31,7 @@ def deployments(rq: Req) -> Response:
     as_of = rq.as_of()
 
     def build(session: Any) -> list[dict[str, Any]]:
-        policy = catalog_store.resolve_policy(session, None)
+        policy = rq.portal.policy(session)
         pairs = latest_assessments(session, as_of)
         assessed = [a for _d, a, _p in pairs if a is not None]
         decisions = views.decide_many(session, assessed, policy, as_of)
@@ -53,7 +53,7 @@ def gate(rq: Req) -> Response:
     def build(session: Any) -> dict[str, Any]:
         dep = queries.deployment(session, key)
         a = queries.assessment(session, dep, assessment, as_of)
-        policy = catalog_store.resolve_policy(session, None)
+        policy = rq.portal.policy(session)
         return views.gate_json(dep, a, views.decision(session, a, policy, as_of), policy)
 
     return _json(rq.portal.cached(("api-gate", key, assessment, as_of), build))
@@ -99,14 +99,14 @@ def catalog_control(rq: Req) -> Response:
 def checks(rq: Req) -> Response:
     """`compliance checks list --json`."""
     with rq.portal.reading() as session:
-        return _json(views_catalog.check_listing(session, catalog_store.current_policy(session)))
+        return _json(views_catalog.check_listing(session, rq.portal.policy(session)))
 
 
 def check(rq: Req) -> Response:
     """`compliance checks show ID --json`."""
     wanted = rq.path("check")
     with rq.portal.reading() as session:
-        rows = views_catalog.check_listing(session, catalog_store.current_policy(session))
+        rows = views_catalog.check_listing(session, rq.portal.policy(session))
     found = next((r for r in rows if r["id"] == wanted), None)
     if found is None:
         raise NotFound(f"unknown check {wanted!r}")

@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from compliance import views_catalog
 from compliance.errors import ComplianceError, NotFound
 from compliance.reports import model, render
-from compliance.store import audit, catalog_store, integrity, queries
+from compliance.store import audit, integrity, queries
 from compliance.store.models import AuditEvent
 from compliance.web import accounts, importing, serving
 from compliance.web import views as web_views
@@ -31,15 +31,11 @@ FORMATS = {
 AUDIT_PAGE_EVENTS = 100
 
 
-def _policy(session: Any) -> Any:
-    return catalog_store.resolve_policy(session, None)
-
-
 PAGE_ROWS = 100
 
 
-def _portfolio(session: Any, as_of: Any) -> dict[str, Any]:
-    report = model.summary_report(session, as_of, _policy(session))
+def _portfolio(rq: Req, session: Any, as_of: Any) -> dict[str, Any]:
+    report = model.summary_report(session, as_of, rq.portal.policy(session))
     every = model.latest_assessments(session, as_of)
     # Every deployment, riskiest first, then those not assessed as of the date.
     rows = [*report["deployments"]] + [
@@ -52,7 +48,7 @@ def _portfolio(session: Any, as_of: Any) -> dict[str, Any]:
 
 def portfolio(rq: Req) -> Response:
     as_of = rq.as_of()
-    built = rq.portal.cached(("portfolio", as_of), lambda s: _portfolio(s, as_of))
+    built = rq.portal.cached(("portfolio", as_of), lambda s: _portfolio(rq, s, as_of))
     rows = built["rows"]
     pages = max(1, -(-len(rows) // PAGE_ROWS))
     raw = rq.param("page") or "1"
@@ -81,14 +77,14 @@ def deployment(rq: Req) -> Response:
     key, as_of, assessment = rq.path("key"), rq.as_of(), rq.param("assessment")
     facts = rq.portal.cached(("facts", key), lambda s: _deployment_facts(s, key))
     hist = rq.portal.cached(
-        ("history", key, as_of), lambda s: web_views.history(s, key, as_of, _policy(s))
+        ("history", key, as_of), lambda s: web_views.history(s, key, as_of, rq.portal.policy(s))
     )
     report: dict[str, Any] | None = None
     missing = None
     try:
         report = rq.portal.cached(
             ("gap", key, assessment, as_of),
-            lambda s: model.gap_report(s, key, assessment, as_of, _policy(s)),
+            lambda s: model.gap_report(s, key, assessment, as_of, rq.portal.policy(s)),
         )
     except NotFound as exc:
         missing = str(exc)
@@ -113,7 +109,7 @@ def _framework_report(rq: Req) -> tuple[dict[str, Any], dict[str, Any], dict[str
     key, fw, as_of = rq.path("key"), rq.path("framework"), rq.as_of()
     report = rq.portal.cached(
         ("evidence", fw, key, as_of),
-        lambda s: model.evidence_report(s, fw, key, as_of, policy=_policy(s)),
+        lambda s: model.evidence_report(s, fw, key, as_of, policy=rq.portal.policy(s)),
     )
     if not report["sections"]:
         raise NotFound(f"deployment {key} has no assessment dated on or before {as_of.isoformat()}")
@@ -327,14 +323,16 @@ def _report_response(rq: Req, report: dict[str, Any], fmt: str, name: str) -> Re
 def report_summary(rq: Req) -> Response:
     as_of, fmt = rq.as_of(), _format(rq)
     with rq.portal.reading() as session:
-        report = model.summary_report(session, as_of, _policy(session))
+        report = model.summary_report(session, as_of, rq.portal.policy(session))
     return _report_response(rq, report, fmt, f"summary-{as_of.isoformat()}")
 
 
 def report_gap(rq: Req) -> Response:
     key, as_of, fmt = rq.path("key"), rq.as_of(), _format(rq)
     with rq.portal.reading() as session:
-        report = model.gap_report(session, key, rq.param("assessment"), as_of, _policy(session))
+        report = model.gap_report(
+            session, key, rq.param("assessment"), as_of, rq.portal.policy(session)
+        )
     return _report_response(rq, report, fmt, f"gap-{key}-{as_of.isoformat()}")
 
 
@@ -342,7 +340,7 @@ def report_evidence(rq: Req) -> Response:
     fw, as_of, fmt = rq.path("framework"), rq.as_of(), _format(rq)
     dep = rq.param("deployment")
     with rq.portal.reading() as session:
-        report = model.evidence_report(session, fw, dep, as_of, policy=_policy(session))
+        report = model.evidence_report(session, fw, dep, as_of, policy=rq.portal.policy(session))
     suffix = f"-{dep}" if dep else ""
     return _report_response(rq, report, fmt, f"evidence-{fw}{suffix}-{as_of.isoformat()}")
 
@@ -371,7 +369,7 @@ def pack(rq: Req) -> Response:
             build_pack(
                 session,
                 store,
-                _policy(session),
+                rq.portal.policy(session),
                 PackScope(as_of, deployments, frameworks),
                 out,
                 on_built=record,

@@ -24,9 +24,10 @@ from starlette.responses import HTMLResponse
 from compliance.cli.context import AppContext
 from compliance.dates import today
 from compliance.errors import ComplianceError
+from compliance.policy import LoadedPolicy
 from compliance.reports import render
-from compliance.store import audit, db
-from compliance.store.models import AuditEvent
+from compliance.store import audit, catalog_store, db
+from compliance.store.models import AuditEvent, Catalog
 from compliance.web import auth
 from compliance.web.accounts import Account
 
@@ -64,6 +65,7 @@ class Portal:
         self.env.filters["q"] = lambda value: quote(str(value), safe="")
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
         self._building: dict[tuple[Any, ...], threading.Lock] = {}
+        self._policies: dict[str, LoadedPolicy] = {}
         self._lock = threading.Lock()
         # Handlers running at once in this worker: fewer than the engine's pool of connections
         # (a handler may hold two: a snapshot and a short write for its audit event).
@@ -103,6 +105,24 @@ class Portal:
         finally:
             with self._lock:
                 self._building.pop((version, *key), None)
+
+    def policy(self, session: Session) -> LoadedPolicy:
+        """The policy in force, parsed once per version of its file (parsing it costs more than
+        deciding one deployment)."""
+        sha = session.execute(
+            select(Catalog.sha256)
+            .where(Catalog.kind == "policy", Catalog.is_current.is_(True))
+            .order_by(Catalog.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        with self._lock:
+            found = self._policies.get(sha) if sha else None
+        if found is not None:
+            return found
+        loaded = catalog_store.current_policy(session)
+        with self._lock:
+            self._policies[loaded.file.sha256] = loaded
+        return loaded
 
     def _get(self, full: tuple[Any, ...]) -> Any:
         with self._lock:
