@@ -117,4 +117,4 @@ def token(app: AppContext, name: str) -> None:
         value = accounts.issue_token(session, name)
     if not value:
         fail("no token issued")
-    click.echo(value)
+    say(value)
