@@ -205,7 +205,8 @@ def readme(
     signer: sshsig.PublicKey | None = None,
 ) -> str:
     """README.md: the pack explained to an auditor who has never seen this tool."""
-    from compliance.pack import SIGNATURE, verify_steps
+    from compliance.pack import verify_steps
+    from compliance.pack_names import SIGNATURE
 
     pol = policy.policy
     as_of = meta["as_of"]

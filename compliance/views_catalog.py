@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from compliance.errors import NotFound
 from compliance.policy import LoadedPolicy
+from compliance.store.catalog_store import framework_row
 from compliance.store.models import Catalog, Check, Control, Mapping
 
 
@@ -91,3 +93,119 @@ def check_listing(session: Session, policy: LoadedPolicy) -> list[dict[str, Any]
         )
         for c in checks
     ]
+
+
+def catalog_summaries(session: Session) -> list[dict[str, Any]]:
+    """The framework catalogs in force, each with its control counts and mapping coverage."""
+    mapped_ids = select(Mapping.control_id).distinct().scalar_subquery()
+    counts = (
+        select(
+            Control.catalog_id.label("catalog_id"),
+            func.count(Control.id).label("total"),
+            func.sum(case((Control.assessable.is_(True), 1), else_=0)).label("assessable"),
+            func.sum(
+                case((and_(Control.assessable.is_(True), Control.id.in_(mapped_ids)), 1), else_=0)
+            ).label("mapped"),
+        )
+        .group_by(Control.catalog_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Catalog.key,
+            Catalog.name,
+            Catalog.version,
+            Catalog.sha256,
+            Catalog.origin,
+            Catalog.file_name,
+            Catalog.source,
+            counts.c.total,
+            counts.c.assessable,
+            counts.c.mapped,
+        )
+        .join(counts, counts.c.catalog_id == Catalog.id)
+        .where(Catalog.kind == "framework", Catalog.is_current.is_(True))
+        .order_by(Catalog.key)
+    )
+    out = []
+    for key, name, version, sha, origin, file_name, source, total, assessable, mapped in rows:
+        src = source or {}
+        out.append(
+            dict(
+                id=key,
+                name=name,
+                version=version,
+                controls=dict(
+                    total=int(total), assessable=int(assessable or 0), mapped=int(mapped or 0)
+                ),
+                coverage=round(int(mapped or 0) / int(assessable), 4) if assessable else None,
+                publisher=src.get("publisher"),
+                license=src.get("license") or src.get("licence"),
+                url=src.get("url"),
+                file=file_name,
+                sha256=sha,
+                origin=origin,
+            )
+        )
+    return out
+
+
+def catalog_detail(session: Session, framework: str) -> dict[str, Any]:
+    """A framework catalog in force: its source and every control, in order."""
+    cat = framework_row(session, framework)
+    controls = (
+        session.execute(
+            select(Control).where(Control.catalog_id == cat.id).order_by(Control.position)
+        )
+        .scalars()
+        .all()
+    )
+    return dict(
+        id=cat.key,
+        name=cat.name,
+        version=cat.version,
+        sha256=cat.sha256,
+        source=cat.source,
+        controls=[
+            dict(
+                ref=c.ref,
+                kind=c.kind,
+                parent=c.parent_ref,
+                title=c.title,
+                text=c.text,
+                assessable=c.assessable,
+            )
+            for c in controls
+        ],
+    )
+
+
+def control_detail(session: Session, framework: str, ref: str) -> dict[str, Any]:
+    """One control of a framework in force, with the checks mapped to it and their rationale."""
+    cat = framework_row(session, framework)
+    control = session.execute(
+        select(Control).where(Control.catalog_id == cat.id, Control.ref == ref)
+    ).scalar_one_or_none()
+    if control is None:
+        raise NotFound(f"unknown control {ref!r} in framework {framework}")
+    maps = session.execute(
+        select(Check.key, Check.title, Mapping.relationship, Mapping.rationale, Mapping.origin)
+        .join(Check, Check.id == Mapping.check_id)
+        .join(Catalog, Catalog.id == Check.catalog_id)
+        .where(Mapping.control_id == control.id, Catalog.is_current.is_(True))
+        .order_by(Check.position)
+    ).all()
+    return dict(
+        control=f"{framework}/{control.ref}",
+        ref=control.ref,
+        kind=control.kind,
+        parent=control.parent_ref,
+        title=control.title,
+        text=control.text,
+        assessable=control.assessable,
+        detail=control.detail or {},
+        checks=[
+            dict(check=k, title=t, relationship=r, rationale=why, origin=o)
+            for k, t, r, why, o in maps
+        ],
+    )

@@ -78,6 +78,15 @@ COMMANDS: dict[str, Lazy] = {
         "columns for notes, who tested and when, the sample and remediation; sheets for results on\n"
         "framework controls, evidence and risk acceptances.",
     ),
+    "serve": Lazy(
+        "compliance.cli.serve:serve",
+        "Serve the portal and its API: the portfolio, decisions, controls, evidence, reports, packs\n"
+        "and the audit trail, for accounts made with `compliance users add`. Binds to 127.0.0.1 unless\n"
+        "told otherwise; put it behind a reverse proxy with TLS to serve others.",
+    ),
+    "users": Lazy(
+        "compliance.cli.users:users", "Manage the portal's accounts (`compliance serve`)."
+    ),
     "report": Lazy(
         "compliance.cli.reports:report",
         "Render reports: `gap` for a deployment, `summary` for the portfolio, `evidence` for an\n"

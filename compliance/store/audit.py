@@ -7,7 +7,9 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,20 +26,52 @@ GENESIS = "0" * 64
 # `state`, the content hash of the state it left (compliance.store.integrity).
 ASSESSMENT_ACTIONS = ("assessment.import", "assessment.finalize", "assessment.baseline")
 CHANGING_ACTIONS = frozenset({"assessment.import", "assessment.finalize"})
+# Events about the portal's accounts and its readers (compliance/web): who signed in, who failed
+# to, who downloaded what, who was given an account or a token. They change no assessment data.
+PORTAL_ACTIONS = frozenset(
+    {
+        "portal.sign_in",
+        "portal.sign_in_failed",
+        "portal.sign_in_throttled",
+        "portal.sign_out",
+        "portal.download",
+        "user.add",
+        "user.disable",
+        "user.token",
+    }
+)
 # Events that change no data: the data head (what a pack was built from) skips them.
-NON_DATA_ACTIONS = frozenset({"pack.build"})
+NON_DATA_ACTIONS = frozenset({"pack.build"}) | PORTAL_ACTIONS
 # The triggers migration 0003 installs so that the table only grows (see missing_guards).
 SQLITE_GUARDS = ("audit_events_no_update", "audit_events_no_delete")
 POSTGRESQL_GUARDS = ("audit_events_append_only", "audit_events_no_truncate")
 POSTGRESQL_GUARD_FUNCTION = "audit_events_reject_change"
 
 
+_ACTING_AS: ContextVar[str | None] = ContextVar("compliance_acting_as", default=None)
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record the events written inside the block as done by `name` (a portal user), whatever
+    $COMPLIANCE_ACTOR says; checked like it."""
+    token = _ACTING_AS.set(limits.checked_name(name, "actor", "audit_events", "actor"))
+    try:
+        yield
+    finally:
+        _ACTING_AS.reset(token)
+
+
 def actor() -> str:
-    """Who is acting: $COMPLIANCE_ACTOR, else the operating-system user.
+    """Who is acting: the portal user of `acting_as`, else $COMPLIANCE_ACTOR, else the
+    operating-system user.
 
     The name must fit the audit trail's actor column and hold no control character (a CR
     or an escape sequence would forge or hide `audit log` lines): InvalidInput otherwise.
     """
+    acting = _ACTING_AS.get()
+    if acting is not None:
+        return acting
     name = os.environ.get("COMPLIANCE_ACTOR")
     if name:
         return limits.checked_name(name, "COMPLIANCE_ACTOR", "audit_events", "actor")

@@ -365,3 +365,47 @@ class StoreIdentity(Base):
     store_id: Mapped[str] = mapped_column(String(64), comment="the id in the store's marker file")
     path: Mapped[str] = mapped_column(String(1000), comment="absolute folder, at first use")
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The portal's accounts (`compliance users`, `compliance serve`): who may read what. None of it is
+# assessment data: changing it changes no decision, report or pack.
+ROLES = ("viewer", "auditor", "admin")
+
+
+class User(Base):
+    """A portal account; a disabled one can neither sign in nor use its tokens."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    role: Mapped[str] = mapped_column(String(16), comment="viewer, auditor or admin")
+    password_hash: Mapped[str] = mapped_column(String(300), comment="Argon2id, PHC string")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """An API token, kept only as the SHA-256 of its random value (shown once, at issue)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie's random value, and its CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
