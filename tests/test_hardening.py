@@ -824,10 +824,10 @@ def test_server_database_default_store_does_not_depend_on_the_working_directory(
     one, two = tmp_path / "one", tmp_path / "two"
     result = compliance(one, "import", str(EXAMPLES / "kb-search-assistant"))
     assert result.exit_code == 0, result.output
-    assert f"stored in {one / 'evidence-store'}" in result.output
+    assert f"of them new in {one / 'evidence-store'}" in result.output
     result = compliance(two, "import", str(EXAMPLES / "payments-recon-agent"))
     assert result.exit_code == 0, result.output
-    assert f"stored in {one / 'evidence-store'}" in result.output
+    assert f"of them new in {one / 'evidence-store'}" in result.output
     assert not (two / "evidence-store").exists()
     result = compliance(
         two, "pack", "--include-drafts", "--deployment", "kb-search-assistant", "--deployment",
