@@ -137,6 +137,14 @@ def _shot(driver, name: str, backend: str) -> None:  # type: ignore[no-untyped-d
     driver.save_screenshot(str(SHOTS / f"{backend}-{name}.png"))
 
 
+def _until(driver, condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait for a page to arrive: a click that submits a form returns before the next page has
+    loaded, and a loaded machine (Argon2 on sign-in, the suite's other workers) can take seconds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60, poll_frequency=0.1).until(lambda d: condition(d), message=what)
+
+
 def test_sign_in_drill_down_and_download_in_a_browser(
     served: str, backend: str, tmp_path: Path
 ) -> None:
@@ -147,17 +155,19 @@ def test_sign_in_drill_down_and_download_in_a_browser(
     driver = _browser(downloads)
     try:
         driver.set_page_load_timeout(60)
+        driver.implicitly_wait(30)  # elements of a page still loading
         driver.get(f"{served}/portfolio")
         assert "/login" in driver.current_url  # nobody gets in without an account
         _shot(driver, "sign-in", backend)
         driver.find_element(By.ID, "username").send_keys("auditor@example.com")
         driver.find_element(By.ID, "password").send_keys("wrong password!")
         driver.find_element(By.ID, "sign-in").click()
-        assert "Wrong name or password" in driver.page_source
-        driver.find_element(By.ID, "username").send_keys("auditor@example.com")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        _until(driver, lambda d: "Wrong name or password" in d.page_source, "the refusal")
+        for field, value in (("username", "auditor@example.com"), ("password", PASSWORD)):
+            driver.find_element(By.ID, field).clear()
+            driver.find_element(By.ID, field).send_keys(value)
         driver.find_element(By.ID, "sign-in").click()
-        assert driver.current_url.endswith("/portfolio"), driver.current_url
+        _until(driver, lambda d: d.current_url.endswith("/portfolio"), "the portfolio")
         # The as-of date picker is a GET form: choose the demo's date with it.
         picker = driver.find_element(By.ID, "as_of")
         driver.execute_cdp_cmd(
@@ -165,7 +175,7 @@ def test_sign_in_drill_down_and_download_in_a_browser(
             {"expression": f"document.getElementById('as_of').value = '{AS_OF}'"},
         )
         picker.submit()
-        assert f"as_of={AS_OF}" in driver.current_url
+        _until(driver, lambda d: f"as_of={AS_OF}" in d.current_url, "the portfolio as of the date")
         assert "Payments reconciliation agent" in driver.page_source
         _shot(driver, "portfolio", backend)
         driver.find_element(By.LINK_TEXT, "Payments reconciliation agent").click()
@@ -175,7 +185,9 @@ def test_sign_in_drill_down_and_download_in_a_browser(
         driver.find_element(By.PARTIAL_LINK_TEXT, "Cybersecurity Framework").click()
         _shot(driver, "framework", backend)
         driver.find_element(By.LINK_TEXT, "PR.AA-05").click()
-        assert "PR.AA-05" in driver.find_element(By.TAG_NAME, "h1").text
+        _until(
+            driver, lambda d: "PR.AA-05" in d.find_element(By.TAG_NAME, "h1").text, "the control"
+        )
         assert driver.find_element(By.ID, "control-status").text
         _shot(driver, "control", backend)
         link = driver.find_elements(By.CLASS_NAME, "evidence-link")[0]
@@ -196,6 +208,7 @@ def test_sign_in_drill_down_and_download_in_a_browser(
         assert hashlib.sha256(files[0].read_bytes()).hexdigest() == expected
         # Signing out ends the session.
         driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+        _until(driver, lambda d: "/login" in d.current_url, "the sign-in page")
         driver.get(f"{served}/portfolio")
         assert "/login" in driver.current_url
     finally:
