@@ -433,7 +433,7 @@ def test_ciso_sees_coverage_why_blocked_attention_and_where_risk_sits(demo: dict
         assert heading in summary, heading
     assert "Days are counted from the as-of date, 2026-11-30" in summary
     # Every score carries its coverage.
-    assert re.search(r"\d+% \(\d+ of \d+ assessed\)", summary)
+    assert re.search(r"\(\d+% → \d+%\)\s+assessed \d+ → \d+ of \d+", summary)
     s = demo["models"]["summary"]
     assert all("coverage" in r for r in s["deployments"])
     assert s["attention"]["overdue"]["items"][0]["deployment"] == "code-review-agent"

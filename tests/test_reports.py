@@ -438,3 +438,19 @@ def test_summary_page_count_does_not_grow_with_the_portfolio(run, tmp_path: Path
     assert pages_small == pages_large == 6
     assert "more deployments with a previous assessment are in the workbook" in text
     assert "other deployments (average)" in text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_summary_page_count_holds_for_a_varied_portfolio(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The benchmarks' portfolio: names, owners, acceptances and stale evidence of every length,
+    enough of each to fill every bounded list of the summary to its limit."""
+    from benchmarks import generate
+    from benchmarks.run import AS_OF as BENCH_AS_OF
+
+    generate.write_portfolio(tmp_path / "varied", 120, 4, seed=2026)
+    assert run("import", "-q", str(tmp_path / "varied")).exit_code == 0
+    out = tmp_path / "varied.pdf"
+    assert run("report", "summary", "-o", str(out), "--as-of", BENCH_AS_OF).exit_code == 0
+    pages, text = _pdf_text(out)
+    assert pages == 6
+    assert "the workbook lists every expiring one" in " ".join(text.split())

@@ -94,6 +94,7 @@ def routes(site: Site) -> list[tuple[str, str, str, int]]:
         ("GET", "/audit", "/audit", 200),
         ("GET", f"/reports?{q}", "/reports", 200),
         ("GET", f"/reports/summary?format=html&{q}", "/reports/summary", 200),
+        ("GET", f"/reports/plan?format=html&{q}", "/reports/plan", 200),
         ("GET", f"/reports/gap/{KEY}?format=html&{q}", "/reports/gap/{key}", 200),
         (
             "GET",
@@ -663,6 +664,7 @@ def test_every_report_in_every_format_and_a_pack(site: Site) -> None:
     client = site.client("auditor")
     urls = [
         f"/reports/summary?as_of={AS_OF}",
+        f"/reports/plan?as_of={AS_OF}",
         f"/reports/gap/{KEY}?as_of={AS_OF}",
         f"/reports/evidence/owasp-asi-2026?deployment={KEY}&as_of={AS_OF}",
     ]
@@ -693,7 +695,7 @@ def test_every_report_in_every_format_and_a_pack(site: Site) -> None:
     assert manifest["audit"]["data_head"] == {"events": head.events, "hash": head.hash}
     assert [e.actor for e in events(site, "pack.build")] == ["portal:auditor"]
     downloads = [json.loads(e.detail) for e in events(site, "portal.download")]
-    assert len(downloads) == 10  # nine reports and the pack
+    assert len(downloads) == 13  # twelve reports and the pack
     assert data_head(site) == head
     assert site.cli("audit", "verify").exit_code == 0
 

@@ -327,6 +327,16 @@ def report_summary(rq: Req) -> Response:
     return _report_response(rq, report, fmt, f"summary-{as_of.isoformat()}")
 
 
+def report_plan(rq: Req) -> Response:
+    """The GRC team's plan of action, re-assessment calendar and evidence requests; with
+    `deployment` parameters, for those deployments only (as `report plan DEPLOYMENT...`)."""
+    as_of, fmt = rq.as_of(), _format(rq)
+    deployments = tuple(rq.request.query_params.getlist("deployment")) or None
+    with rq.portal.reading() as session:
+        report = model.plan_report(session, as_of, rq.portal.policy(session), deployments)
+    return _report_response(rq, report, fmt, f"plan-{as_of.isoformat()}")
+
+
 def report_gap(rq: Req) -> Response:
     key, as_of, fmt = rq.path("key"), rq.as_of(), _format(rq)
     with rq.portal.reading() as session:
@@ -461,6 +471,7 @@ ENDPOINTS = [
     Endpoint("/audit", "GET", "audit", audit_trail),
     Endpoint("/reports", "GET", "reports", reports_index),
     Endpoint("/reports/summary", "GET", "reports", report_summary),
+    Endpoint("/reports/plan", "GET", "reports", report_plan),
     Endpoint("/reports/gap/{key}", "GET", "reports", report_gap),
     Endpoint("/reports/evidence/{framework}", "GET", "reports", report_evidence),
     Endpoint("/pack", "GET", "packs", pack),

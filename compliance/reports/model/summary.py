@@ -348,7 +348,11 @@ def summary_report(
         trend=trend[:TREND_ROWS],
         trend_total=len(trend),
         expiring=dict(
-            items=acc[:ATTENTION_ROWS],
+            # Expired and expiring share one table of ATTENTION_ROWS rows, expired first.
+            items=acc[: max(ATTENTION_ROWS - len(expired[: ATTENTION_ROWS // 2]), 0)]
+            if expired
+            else acc[:ATTENTION_ROWS],
+            every=acc,  # the workbook's sheet
             total=len(acc),
             counted_from=as_of.isoformat(),
             counts={w: sum(1 for x in acc if x["days_left"] <= w) for w in (30, 60, 90)},
@@ -357,7 +361,10 @@ def summary_report(
         attention=dict(
             counted_from=as_of.isoformat(),
             overdue=dict(items=overdue[:ATTENTION_ROWS], total=len(overdue)),
-            expired=dict(items=expired[:ATTENTION_ROWS], total=len(expired)),
+            expired=dict(
+                items=expired[: ATTENTION_ROWS // 2] if acc else expired[:ATTENTION_ROWS],
+                total=len(expired),
+            ),
             stale=dict(
                 items=stale[:ATTENTION_ROWS],
                 total=len(stale),
@@ -461,8 +468,11 @@ def _history(
         if dep_filter is not None:
             stmt = stmt.where(q.c.deployment_id.in_(dep_filter))
         in_force[end] = [aid for (aid,) in session.execute(stmt).all()]
-    wanted = sorted({aid for ids in in_force.values() for aid in ids})
-    past: dict[int, Decision] = {}
+    # Previous assessments were decided as of their own dates already (the trend's "before").
+    past: dict[int, Decision] = {
+        p.id: decisions[p.id] for _d, _a, p in pairs if p is not None and p.id in decisions
+    }
+    wanted = sorted({aid for ids in in_force.values() for aid in ids} - set(past))
     if wanted:
         found = (
             session.execute(
@@ -473,7 +483,9 @@ def _history(
             .scalars()
             .all()
         )
-        past = views.decide_many(session, list(found), policy, {a.id: a.assessed_on for a in found})
+        past.update(
+            views.decide_many(session, list(found), policy, {a.id: a.assessed_on for a in found})
+        )
 
     def counts(ds: list[Decision]) -> dict[str, Any]:
         by = {t: {k: 0 for k in DECISION_ORDER} for t in TIER_ORDER}
