@@ -442,12 +442,12 @@ def test_summary_page_count_does_not_grow_with_the_portfolio(run, tmp_path: Path
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_summary_page_count_holds_for_a_varied_portfolio(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The benchmarks' portfolio: names, owners, acceptances and stale evidence of every length,
-    enough of each to fill every bounded list of the summary to its limit."""
+    """The benchmarks' portfolio (300 deployments): names, owners, blockers, acceptances and
+    stale evidence of every length, enough of each to fill every bounded list to its limit."""
     from benchmarks import generate
     from benchmarks.run import AS_OF as BENCH_AS_OF
 
-    generate.write_portfolio(tmp_path / "varied", 120, 4, seed=2026)
+    generate.write_portfolio(tmp_path / "varied", 300, 4, seed=2026)
     assert run("import", "-q", str(tmp_path / "varied")).exit_code == 0
     out = tmp_path / "varied.pdf"
     assert run("report", "summary", "-o", str(out), "--as-of", BENCH_AS_OF).exit_code == 0

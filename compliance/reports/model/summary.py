@@ -38,6 +38,7 @@ from compliance.store.rollup import group_scores, latest_query
 # workbook carries every row.
 HEATMAP_ROWS = 10
 LIST_ROWS = 12
+BLOCKED_ROWS = 10  # each with its first two blockers: up to five lines a row
 TREND_ROWS = 4  # under the quarterly chart and table: more would push the trend onto a second page
 ATTENTION_ROWS = 6  # per list on the "needs attention" page
 
@@ -357,7 +358,7 @@ def summary_report(
             counted_from=as_of.isoformat(),
             counts={w: sum(1 for x in acc if x["days_left"] <= w) for w in (30, 60, 90)},
         ),
-        blocked=dict(items=blocked[:LIST_ROWS], total=len(blocked)),
+        blocked=dict(items=blocked[:BLOCKED_ROWS], total=len(blocked)),
         attention=dict(
             counted_from=as_of.isoformat(),
             overdue=dict(items=overdue[:ATTENTION_ROWS], total=len(overdue)),
