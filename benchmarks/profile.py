@@ -164,7 +164,7 @@ def _run(
                         session,
                         EvidenceStore(store),
                         policy,
-                        PackScope(tuple(sample), include_drafts=True),
+                        PackScope(BENCH_AS_OF, tuple(sample), include_drafts=True),
                         tmp / "pack.zip",
                         workers=1,
                     )
