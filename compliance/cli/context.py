@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-import random
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance import outfile
@@ -137,16 +135,7 @@ def _with_retries(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     Commands print only after their unit of work has committed, so a retry repeats nothing the
     user has seen.
     """
-    delay = 0.05
-    for attempt in range(RETRIES):
-        try:
-            return fn(*args, **kwargs)
-        except DBAPIError as exc:
-            if attempt == RETRIES - 1 or not db.is_transient(exc):
-                raise
-            time.sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
-            delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
+    return db.retrying(lambda: fn(*args, **kwargs), RETRIES)
 
 
 def handle_errors(fn: F) -> F:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ClauseElement, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -16,6 +18,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from compliance.errors import ComplianceError
 from compliance.resources import migrations_dir
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -128,6 +132,21 @@ def is_transient(exc: BaseException) -> bool:
         return True
     message = str(orig or exc).lower()
     return "database is locked" in message or "database table is locked" in message
+
+
+def retrying(fn: Callable[[], T], attempts: int) -> T:
+    """Run a whole unit of work, again (after a short, growing, jittered pause) while the
+    database reports a transient conflict, at most `attempts` times in all."""
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except DBAPIError as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            time.sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
 
 
 # Alembic is imported by the functions that migrate or report revisions, not with this module:

@@ -8,8 +8,6 @@ import functools
 import json
 import logging
 import os
-import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
@@ -70,16 +68,7 @@ RETRIES = 6
 
 def _with_retries(fn: Callable[[], Response]) -> Response:
     """Run a handler, again when the database reports a transient conflict (as the CLI does)."""
-    delay = 0.05
-    for attempt in range(RETRIES):
-        try:
-            return fn()
-        except DBAPIError as exc:
-            if attempt == RETRIES - 1 or not db.is_transient(exc):
-                raise
-            time.sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
-            delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
+    return db.retrying(fn, RETRIES)
 
 
 def _bearer(request: Request) -> str | None:
