@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from compliance import views
@@ -57,18 +57,26 @@ def history(session: Session, key: str, as_of: date, policy: LoadedPolicy) -> li
     ]
 
 
-def evidence_links(session: Session, key: str, assessment: str) -> dict[str, int]:
-    """`TARGET#N` -> evidence id, for the N-th evidence entry (in the order the reports list
-    them) of the result on TARGET (a check id, or `FRAMEWORK/REF` for a result recorded on a
-    control) in one assessment of one deployment."""
-    rows = session.execute(
-        select(Evidence.id, Check.key, Catalog.key, Control.ref)
+def _evidence_select(*columns: Any) -> Select[Any]:
+    """Evidence items with their result, assessment and deployment, and the check or control
+    the result was recorded on (`Check.key`, else `Catalog.key` and `Control.ref`)."""
+    return (
+        select(*columns)
         .join(Result, Result.id == Evidence.result_id)
         .join(Assessment, Assessment.id == Result.assessment_id)
         .join(Deployment, Deployment.id == Assessment.deployment_id)
         .outerjoin(Check, Check.id == Result.check_id)
         .outerjoin(Control, Control.id == Result.control_id)
         .outerjoin(Catalog, Catalog.id == Control.catalog_id)
+    )
+
+
+def evidence_links(session: Session, key: str, assessment: str) -> dict[str, int]:
+    """`TARGET#N` -> evidence id, for the N-th evidence entry (in the order the reports list
+    them) of the result on TARGET (a check id, or `FRAMEWORK/REF` for a result recorded on a
+    control) in one assessment of one deployment."""
+    rows = session.execute(
+        _evidence_select(Evidence.id, Check.key, Catalog.key, Control.ref)
         .where(Deployment.key == key, Assessment.key == assessment)
         .order_by(Evidence.result_id, Evidence.position)
     ).all()
@@ -85,14 +93,9 @@ def evidence_item(session: Session, key: str, evidence_id: int) -> dict[str, Any
     """One evidence item of one deployment: where it was recorded and what it is. An id of
     another deployment's item is unknown here."""
     row = session.execute(
-        select(Evidence, Result, Assessment, Check.key, Catalog.key, Control.ref)
-        .join(Result, Result.id == Evidence.result_id)
-        .join(Assessment, Assessment.id == Result.assessment_id)
-        .join(Deployment, Deployment.id == Assessment.deployment_id)
-        .outerjoin(Check, Check.id == Result.check_id)
-        .outerjoin(Control, Control.id == Result.control_id)
-        .outerjoin(Catalog, Catalog.id == Control.catalog_id)
-        .where(Deployment.key == key, Evidence.id == evidence_id)
+        _evidence_select(Evidence, Result, Assessment, Check.key, Catalog.key, Control.ref).where(
+            Deployment.key == key, Evidence.id == evidence_id
+        )
     ).first()
     if row is None:
         raise NotFound(f"deployment {key} has no evidence item {evidence_id}")
