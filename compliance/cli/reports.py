@@ -185,7 +185,7 @@ def summary(
     templates: Path | None,
     policy_path: Path | None,
 ) -> None:
-    """Posture summary of the whole portfolio for a CISO, in at most four pages.
+    """Posture summary of the whole portfolio for a CISO, on six pages whatever its size.
 
     \b
     Example:

@@ -1340,7 +1340,7 @@ def summary_workbook(wb: Any, report: Mapping[str, Any]) -> None:
                 *acceptance_row(x),
                 x["window"],
             ]
-            for x in report["expiring"].get("every", report["expiring"]["items"])
+            for x in report["expiring"]["every"]
         ),
     )
 

@@ -279,6 +279,9 @@ def summary_report(
     acc = [x for x in every_acceptance if x["window"] is not None]
     expired = [x for x in every_acceptance if x["state"] == "expired"]
     expired.sort(key=lambda x: (x["expires"], x["deployment"], x["check"]), reverse=True)
+    # Expired and expiring acceptances share one table of ATTENTION_ROWS rows, expired first
+    # (half of it when some are expiring too).
+    expired_shown = expired[: ATTENTION_ROWS // 2] if acc else expired[:ATTENTION_ROWS]
     decision_counts = Counter(r["decision"] for r in rows)
     blocked = [
         dict(
@@ -349,10 +352,7 @@ def summary_report(
         trend=trend[:TREND_ROWS],
         trend_total=len(trend),
         expiring=dict(
-            # Expired and expiring share one table of ATTENTION_ROWS rows, expired first.
-            items=acc[: max(ATTENTION_ROWS - len(expired[: ATTENTION_ROWS // 2]), 0)]
-            if expired
-            else acc[:ATTENTION_ROWS],
+            items=acc[: ATTENTION_ROWS - len(expired_shown)],
             every=acc,  # the workbook's sheet
             total=len(acc),
             counted_from=as_of.isoformat(),
@@ -362,10 +362,7 @@ def summary_report(
         attention=dict(
             counted_from=as_of.isoformat(),
             overdue=dict(items=overdue[:ATTENTION_ROWS], total=len(overdue)),
-            expired=dict(
-                items=expired[: ATTENTION_ROWS // 2] if acc else expired[:ATTENTION_ROWS],
-                total=len(expired),
-            ),
+            expired=dict(items=expired_shown, total=len(expired)),
             stale=dict(
                 items=stale[:ATTENTION_ROWS],
                 total=len(stale),
