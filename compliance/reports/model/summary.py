@@ -34,7 +34,7 @@ from compliance.store.models import (
 )
 from compliance.store.rollup import group_scores, latest_query
 
-# Bounds that keep the posture summary at three pages whatever the portfolio's size; the
+# Bounds that keep the posture summary at six pages whatever the portfolio's size; the
 # workbook carries every row.
 HEATMAP_ROWS = 10
 LIST_ROWS = 12
